@@ -1,0 +1,1 @@
+"""Nudge: self-hostable, multi-tenant customer messaging."""

@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, errors, types used by every feature package."""

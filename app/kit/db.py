@@ -1,0 +1,148 @@
+"""Engine, sessions and the one tenant-scoping mechanism.
+
+Every ORM statement issued through a session is filtered to the session's workspace by
+``with_loader_criteria``; a session with no workspace sees no tenant rows at all (fail closed).
+On Postgres the same workspace is also set per transaction with ``set_config(..., true)`` so
+row-level security is a second, independent wall; connections switch to a role without
+BYPASSRLS, so the policies hold even when the login user owns the tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, false, text
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker, with_loader_criteria
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.kit.settings import Settings
+from app.models.base import TenantScoped
+
+WORKSPACE_KEY = "workspace_id"
+SYSTEM_KEY = "system"
+
+
+class Database:
+    """The engine and session factory for one database URL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = _make_engine(settings)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def session(self, workspace_id: uuid.UUID | None = None) -> Session:
+        session = self.sessions()
+        if workspace_id is not None:
+            scope_to_workspace(session, workspace_id)
+        return session
+
+    @contextmanager
+    def transaction(self, workspace_id: uuid.UUID | None = None) -> Iterator[Session]:
+        """A unit of work for code outside a request (tasks, CLI): commit or roll back."""
+        with self.session(workspace_id) as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(settings: Settings) -> Engine:
+    if settings.is_sqlite:
+        path = settings.database_url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            settings.database_url, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+    )
+    role, timeout = settings.database_role, settings.statement_timeout_ms
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        with dbapi_conn.cursor() as cur:
+            if role:
+                cur.execute(f'SET ROLE "{role}"')
+            cur.execute(f"SET statement_timeout = {int(timeout)}")
+        dbapi_conn.commit()
+
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def scope_to_workspace(session: Session, workspace_id: uuid.UUID) -> None:
+    """Bind the session to one workspace, for the ORM filter and for Postgres RLS."""
+    session.info[WORKSPACE_KEY] = workspace_id
+    if session.in_transaction():
+        _set_rls(session, session.connection())
+
+
+def scope_to_system(session: Session) -> None:
+    """Cross-workspace access for planners that discover due work; never for request code."""
+    session.info[SYSTEM_KEY] = True
+    if session.in_transaction():
+        _set_rls(session, session.connection())
+
+
+def current_workspace(session: Session) -> uuid.UUID:
+    workspace_id = session.info.get(WORKSPACE_KEY)
+    if workspace_id is None:
+        raise RuntimeError("session is not scoped to a workspace")
+    return workspace_id
+
+
+def _set_rls(session: Session, connection: Any) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    workspace_id = session.info.get(WORKSPACE_KEY)
+    connection.execute(
+        text("SELECT set_config('nudge.workspace_id', :w, true), set_config('nudge.system', :s, true)"),
+        {"w": str(workspace_id) if workspace_id else "", "s": "on" if session.info.get(SYSTEM_KEY) else ""},
+    )
+
+
+@event.listens_for(Session, "after_begin")
+def _after_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+    if session.info.get(WORKSPACE_KEY) is not None or session.info.get(SYSTEM_KEY):
+        _set_rls(session, connection)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_orm_statement(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.session.info.get(SYSTEM_KEY):
+        return
+    workspace_id = state.session.info.get(WORKSPACE_KEY)
+    if workspace_id is None:
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: false(), include_aliases=True)
+        )
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped, lambda cls: cls.workspace_id == workspace_id, include_aliases=True
+        )
+    )

@@ -1,0 +1,110 @@
+"""Settings read from the environment (prefix ``NUDGE_``); nonsense fails at start-up."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DIR = Path(".nudge")
+SECRET_KEY_FILE = EMBEDDED_DIR / "secret_key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NUDGE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{EMBEDDED_DIR / 'nudge.db'}",
+        description="SQLAlchemy URL. Postgres in production: postgresql+psycopg://user@host/db.",
+    )
+    database_role: str = Field(
+        default="nudge_app",
+        description="Postgres role the app switches to on every connection (no BYPASSRLS), so "
+        "row-level security applies even when the login user owns the tables. Empty: no switch.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://...). Unset: an in-process worker and scheduler.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs tokens and encrypts credentials. Required unless embedded (SQLite).",
+    )
+    public_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8000"))
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    default_timezone: str = "UTC"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("NUDGE_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "amqp://")):
+            raise ValueError("NUDGE_BROKER_URL must be a redis:// or amqp:// URL")
+        return value
+
+    @field_validator("database_role")
+    @classmethod
+    def _plain_role(cls, value: str) -> str:
+        if value and not value.replace("_", "").isalnum():
+            raise ValueError("NUDGE_DATABASE_ROLE may hold only letters, digits and underscores")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _secret_outside_embedded(self) -> Settings:
+        if self.secret_key is None and not self.is_sqlite:
+            raise ValueError("NUDGE_SECRET_KEY is required when NUDGE_DATABASE_URL is Postgres")
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("NUDGE_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def in_process_worker(self) -> bool:
+        return self.broker_url is None
+
+    def signing_key(self) -> bytes:
+        """The secret key; in embedded mode generated once and kept beside the database."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if SECRET_KEY_FILE.exists():
+            return SECRET_KEY_FILE.read_text().strip().encode()
+        EMBEDDED_DIR.mkdir(exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        SECRET_KEY_FILE.write_text(key)
+        SECRET_KEY_FILE.chmod(0o600)
+        return key.encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
