@@ -142,7 +142,5 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
         )
         return
     state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantScoped, lambda cls: cls.workspace_id == workspace_id, include_aliases=True
-        )
+        with_loader_criteria(TenantScoped, lambda cls: cls.workspace_id == workspace_id, include_aliases=True)
     )

@@ -56,6 +56,4 @@ def grant_and_protect(table: str, *, tenant: bool = True) -> None:
     if tenant:
         op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
         op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-        op.execute(
-            f'CREATE POLICY tenant_isolation ON "{table}" USING ({_VISIBLE}) WITH CHECK ({_VISIBLE})'
-        )
+        op.execute(f'CREATE POLICY tenant_isolation ON "{table}" USING ({_VISIBLE}) WITH CHECK ({_VISIBLE})')

@@ -11,7 +11,7 @@ from app.models.base import Base, TenantScoped, Timestamps
 
 
 class KeyKind(StrEnum):
-    secret = "secret"  # server side: everything
+    secret = "secret"  # noqa: S105  (server side: everything)
     publishable = "publishable"  # client SDKs: identify, track, own inbox and content
 
 

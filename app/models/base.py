@@ -37,9 +37,7 @@ class TenantScoped:
 
     @declared_attr
     def workspace_id(cls) -> Mapped[uuid.UUID]:
-        return mapped_column(
-            Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
-        )
+        return mapped_column(Uuid, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
 
     @declared_attr
     def id(cls) -> Mapped[uuid.UUID]:

@@ -20,7 +20,13 @@ class Event(TenantScoped, Base):
             ["workspace_id", "user_id"], ["users.workspace_id", "users.id"], ondelete="CASCADE"
         ),
         # Behaviour segments: "did E n times in D days" scans this range and joins users.
-        Index("ix_events_workspace_id_name_occurred_at_user_id", "workspace_id", "name", "occurred_at", "user_id"),
+        Index(
+            "ix_events_workspace_id_name_occurred_at_user_id",
+            "workspace_id",
+            "name",
+            "occurred_at",
+            "user_id",
+        ),
         # A user's timeline, deletion, and per-user conditions.
         Index("ix_events_workspace_id_user_id_occurred_at", "workspace_id", "user_id", "occurred_at"),
         Index(

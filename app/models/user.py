@@ -61,3 +61,7 @@ class User(TenantScoped, Timestamps, Base):
     in_app_status: Mapped[str] = mapped_column(String(16), default=SubscriptionState.subscribed)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @property
+    def subscriptions(self) -> dict[str, str]:
+        return {"email": self.email_status, "push": self.push_status, "in_app": self.in_app_status}

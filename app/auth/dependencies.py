@@ -1,0 +1,65 @@
+"""Request authentication: ``Authorization: Bearer KEY`` (or HTTP Basic with the key as the
+user name, as Segment's libraries send). Authenticating also scopes the request's session to
+the key's workspace: from here on every query is tenant-filtered."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBasic, HTTPBearer
+
+from app.auth.service import AuthContext, find_active_key
+from app.kit.db import scope_to_workspace
+from app.kit.errors import Forbidden, Unauthorized
+from app.kit.unit_of_work import unit_of_work
+
+# Declared for the OpenAPI document; the header is parsed below so both forms share one path.
+_bearer_doc = HTTPBearer(auto_error=False, description="Secret or publishable API key")
+_basic_doc = HTTPBasic(auto_error=False, description="API key as the user name (Segment-compatible)")
+
+
+def _credential(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer" and value:
+        return value
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials", field="Authorization") from None
+        return decoded.partition(":")[0]
+    raise Unauthorized(
+        "send an API key as 'Authorization: Bearer KEY'",
+        field="Authorization",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def authenticate(
+    request: Request,
+    _bearer: Annotated[object, Security(_bearer_doc)] = None,
+    _basic: Annotated[object, Security(_basic_doc)] = None,
+) -> AuthContext:
+    key = _credential(request)
+    session = unit_of_work(request).session
+    auth = find_active_key(session, key)
+    if auth is None:
+        raise Unauthorized("unknown or revoked API key", field="Authorization")
+    scope_to_workspace(session, auth.workspace_id)
+    request.state.workspace_id = auth.workspace_id
+    return auth
+
+
+def require_secret(auth: Annotated[AuthContext, Depends(authenticate)]) -> AuthContext:
+    if not auth.is_secret:
+        raise Forbidden("this call needs a secret key; publishable keys may only identify and track")
+    return auth
+
+
+AnyKey = Annotated[AuthContext, Depends(authenticate)]
+SecretKey = Annotated[AuthContext, Depends(require_secret)]

@@ -1,0 +1,187 @@
+"""The ``nudge`` command: serve, worker, beat, migrate, workspaces and keys, demo data."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+
+from app.kit.settings import get_settings
+
+cli = typer.Typer(help="Nudge: customer messaging you can host yourself.", no_args_is_help=True)
+workspace_cli = typer.Typer(help="Workspaces (tenants).", no_args_is_help=True)
+key_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+cli.add_typer(workspace_cli, name="workspace")
+cli.add_typer(key_cli, name="key")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="API processes (Postgres with a broker only)")] = 1,
+) -> None:
+    """Run the API. Without a broker it also runs the worker and scheduler in-process."""
+    import uvicorn
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        _embedded_setup()
+    elif workers > 1 and settings.in_process_worker:
+        raise typer.BadParameter("several API processes need NUDGE_BROKER_URL (one shared worker)")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+def _embedded_setup() -> None:
+    """First start on SQLite: migrate, then make a demo workspace so there is something to see."""
+    from sqlalchemy import select
+
+    from app.demo import fill
+    from app.kit.db import Database
+    from app.kit.migrate import upgrade
+    from app.models import Workspace
+    from app.workspaces.service import create
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    database = Database(settings)
+    with database.transaction() as session:
+        if session.scalars(select(Workspace.id).limit(1)).first() is not None:
+            database.dispose()
+            return
+        typer.echo("First start: creating a demo workspace (a few seconds)...")
+        workspace, keys = create(session, name="Demo")
+        counts = fill(session, users_count=1000)
+    database.dispose()
+    _print_keys(workspace.id, keys)
+    typer.echo(f"Demo data: {counts['users']} users, {counts['devices']} devices, {counts['events']} events.")
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues")] = "default",
+) -> None:
+    """Run a Celery worker (needs NUDGE_BROKER_URL)."""
+    from app.worker.celery_app import create_celery
+
+    create_celery().worker_main(
+        ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--queues={queues}"]
+    )
+
+
+@cli.command()
+def beat() -> None:
+    """Run the scheduler (exactly one per deployment; needs NUDGE_BROKER_URL)."""
+    from app.worker.celery_app import create_celery
+
+    create_celery().start(["beat", "--loglevel=INFO"])
+
+
+@cli.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Bring the database schema up to date."""
+    from app.kit.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"Database migrated to {revision}.")
+
+
+@workspace_cli.command("create")
+def workspace_create(
+    name: str,
+    timezone: Annotated[str, typer.Option(help="Default zone for users without one")] = "UTC",
+) -> None:
+    """Create a workspace and print its keys (shown once)."""
+    from app.kit.db import Database
+    from app.kit.timezones import is_iana_zone
+    from app.workspaces.service import create
+
+    if not is_iana_zone(timezone):
+        raise typer.BadParameter(f"{timezone!r} is not an IANA time zone", param_hint="--timezone")
+    database = Database(get_settings())
+    with database.transaction() as session:
+        workspace, keys = create(session, name=name, timezone=timezone)
+    database.dispose()
+    _print_keys(workspace.id, keys)
+
+
+@key_cli.command("create")
+def key_create(
+    workspace: Annotated[uuid.UUID, typer.Option(help="Workspace id")],
+    kind: Annotated[str, typer.Option(help="secret or publishable")] = "secret",
+    name: Annotated[str, typer.Option(help="A label")] = "",
+) -> None:
+    """Create an API key and print it (shown once)."""
+    from app.auth.service import create_key
+    from app.kit.db import Database
+    from app.models import KeyKind
+
+    if kind not in KeyKind.__members__:
+        raise typer.BadParameter("kind must be 'secret' or 'publishable'", param_hint="--kind")
+    database = Database(get_settings())
+    with database.transaction(workspace) as session:
+        key, plaintext = create_key(session, workspace_id=workspace, kind=KeyKind(kind), name=name)
+    database.dispose()
+    typer.echo(f"{kind} key {key.id}: {plaintext}")
+
+
+@key_cli.command("revoke")
+def key_revoke(
+    key_id: uuid.UUID,
+    workspace: Annotated[uuid.UUID, typer.Option(help="Workspace id")],
+) -> None:
+    """Revoke an API key at once."""
+    from app.auth.service import revoke_key
+    from app.kit.db import Database
+    from app.kit.errors import NotFound
+
+    database = Database(get_settings())
+    try:
+        with database.transaction(workspace) as session:
+            revoke_key(session, key_id=key_id)
+    except NotFound as exc:
+        raise typer.BadParameter(exc.message, param_hint="KEY_ID") from None
+    finally:
+        database.dispose()
+    typer.echo(f"Key {key_id} revoked.")
+
+
+@cli.command()
+def demo(
+    users: Annotated[int, typer.Option(help="How many users")] = 3000,
+    days: Annotated[int, typer.Option(help="Days of events")] = 30,
+    name: Annotated[str, typer.Option(help="Workspace name")] = "Demo",
+) -> None:
+    """Create a demo workspace: users across 26 zones with devices, attributes and events."""
+    from app.demo import fill
+    from app.kit.db import Database
+    from app.workspaces.service import create
+
+    database = Database(get_settings())
+    with database.transaction() as session:
+        workspace, keys = create(session, name=name)
+        counts = fill(session, users_count=users, days=days)
+    database.dispose()
+    _print_keys(workspace.id, keys)
+    typer.echo(f"Demo data: {counts['users']} users, {counts['devices']} devices, {counts['events']} events.")
+
+
+def _print_keys(workspace_id: uuid.UUID, keys: dict) -> None:  # type: ignore[type-arg]
+    typer.echo(f"Workspace {workspace_id}")
+    for kind, plaintext in keys.items():
+        typer.echo(f"  {kind} key: {plaintext}")
+    typer.echo("Keys are shown once; store them now.")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,51 @@
+"""Time-zone names and the one place local wall times become UTC instants."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+
+@lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_iana_zone(name: str) -> bool:
+    return name in _iana_names()
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone") from exc
+
+
+def local_to_utc(day: date, wall: time, zone_name: str) -> datetime:
+    """The UTC instant of wall time ``wall`` on ``day`` in ``zone_name``.
+
+    DST overlap (the wall time happens twice): the first occurrence. DST gap (it never
+    happens): the first valid instant after it, which is the moment the clocks jump.
+    """
+    tz = zone(zone_name)
+    naive = datetime.combine(day, wall)
+    earlier_offset = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if _wall(earlier_offset, tz) == naive:
+        return earlier_offset
+    # In a gap, the two readings of the wall time bracket the transition: find it exactly.
+    later_offset = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    lo, hi = sorted((earlier_offset, later_offset))
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if _wall(mid, tz) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0)
+
+
+def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz).replace(tzinfo=None)

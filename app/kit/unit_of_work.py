@@ -1,0 +1,120 @@
+"""One transaction per request, committed by the infrastructure, never by services.
+
+``UnitOfWorkMiddleware`` gives each request a lazily opened session. When the response
+starts it commits (2xx/3xx) or rolls back (4xx/5xx, exceptions) *before* any byte reaches the
+client, so a 2xx always means the data is stored. An idempotency claim is completed inside
+the same transaction, and jobs are handed to the broker only after the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.kit.db import Database
+from app.kit.jobs import Job, JobSink
+
+
+@dataclass
+class IdempotencyClaim:
+    workspace_id: uuid.UUID
+    claim_id: uuid.UUID
+    complete: Callable[[Session, int, bytes], None]
+    release: Callable[[], None]
+
+
+@dataclass
+class UnitOfWork:
+    database: Database
+    _session: Session | None = None
+    jobs: list[Job] = field(default_factory=list)
+    idempotency: IdempotencyClaim | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self.database.session()
+        return self._session
+
+    def enqueue(self, name: str, **kwargs: Any) -> None:
+        self.jobs.append(Job(name, kwargs))
+
+    def finish(self, *, success: bool, status: int = 0, body: bytes = b"") -> None:
+        """Commit or roll back; blocking, so callers run it in a worker thread."""
+        session = self._session
+        try:
+            if session is not None and success:
+                if self.idempotency is not None:
+                    self.idempotency.complete(session, status, body)
+                session.commit()
+            elif session is not None:
+                session.rollback()
+        finally:
+            if session is not None:
+                session.close()
+            if not success and self.idempotency is not None:
+                self.idempotency.release()
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    return request.scope["state"]["uow"]
+
+
+class UnitOfWorkMiddleware:
+    def __init__(self, app: ASGIApp, *, database: Database, sink: JobSink) -> None:
+        self.app = app
+        self.database = database
+        self.sink = sink
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        uow = UnitOfWork(self.database)
+        scope.setdefault("state", {})["uow"] = uow
+        held: list[Message] = []
+        finished = False
+
+        async def finish(status: int, body: bytes) -> None:
+            nonlocal finished
+            finished = True
+            success = status < 400
+            await anyio.to_thread.run_sync(lambda: uow.finish(success=success, status=status, body=body))
+            if success:
+                for job in uow.jobs:
+                    self.sink.send(job)
+
+        async def send_after_commit(message: Message) -> None:
+            if finished:
+                await send(message)
+                return
+            if uow.idempotency is None:
+                # No response to record: settle the transaction as soon as the status is known.
+                if message["type"] == "http.response.start":
+                    await finish(message["status"], b"")
+                await send(message)
+                return
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                start = held[0]
+                body = b"".join(m.get("body", b"") for m in held[1:])
+                await finish(start["status"], body)
+                for m in held:
+                    await send(m)
+
+        try:
+            await self.app(scope, receive, send_after_commit)
+        except BaseException:
+            if not finished:
+                finished = True
+                await anyio.to_thread.run_sync(lambda: uow.finish(success=False))
+            raise
+        if not finished:
+            await anyio.to_thread.run_sync(lambda: uow.finish(success=False))

@@ -1,0 +1,75 @@
+"""The ASGI application: API routers, one error handler, one unit of work per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.kit import error_handlers
+from app.kit.body_limit import BodyLimitMiddleware
+from app.kit.db import Database
+from app.kit.errors import ERROR_RESPONSES
+from app.kit.jobs import JobSink
+from app.kit.settings import Settings, get_settings
+from app.kit.unit_of_work import UnitOfWorkMiddleware
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    sink: JobSink | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    database = database or Database(settings)
+    worker = None
+    if sink is None:
+        if settings.in_process_worker:
+            from app.worker.inprocess import InProcessWorker
+
+            worker = InProcessWorker(database)
+            sink = worker
+        else:
+            from app.worker.celery_app import CelerySink, create_celery
+
+            sink = CelerySink(create_celery(settings))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+
+    app = FastAPI(
+        title="Nudge",
+        version="0.1.0",
+        description="Customer messaging: users, events, segments and campaigns in each user's time zone.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.sink = sink
+    app.state.worker = worker
+    error_handlers.install(app)
+    # Outermost last: the body limit wraps the unit of work so an oversized body rolls back.
+    app.add_middleware(UnitOfWorkMiddleware, database=database, sink=sink)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from app.compat.endpoints import router as compat
+    from app.devices.endpoints import router as devices
+    from app.events.endpoints import router as events
+    from app.health.endpoints import router as health
+    from app.users.endpoints import router as users
+    from app.workspaces.endpoints import router as workspaces
+
+    for router in (health, workspaces, users, devices, events, compat):
+        app.include_router(router)

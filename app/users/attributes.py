@@ -1,0 +1,88 @@
+"""Custom attribute updates: merge, set operations (add / remove / increment) and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from app.kit.errors import ErrorCode, Invalid, TooLarge
+
+MAX_ATTRIBUTES = 250
+MAX_KEY_LENGTH = 128
+MAX_TOTAL_BYTES = 64 * 1024
+
+Scalar = str | int | float | bool
+
+
+@dataclass
+class AttributeChanges:
+    """One update. ``set`` merges (a ``None`` value deletes the key); ``add``/``remove`` treat a
+    list attribute as a set; ``increment`` adds to a number (missing counts as 0)."""
+
+    set: dict[str, Any] = field(default_factory=dict)
+    add: dict[str, list[Scalar]] = field(default_factory=dict)
+    remove: dict[str, list[Scalar]] = field(default_factory=dict)
+    increment: dict[str, int | float] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (self.set or self.add or self.remove or self.increment)
+
+
+def check_key(key: str, where: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Invalid(
+            f"attribute names must be 1 to {MAX_KEY_LENGTH} characters", field=f"{where}.{key[:40]}"
+        )
+    if any(ord(c) < 32 for c in key) or key.startswith("$"):
+        raise Invalid(
+            "attribute names may not start with '$' or hold control characters", field=f"{where}.{key[:40]}"
+        )
+
+
+def apply(current: dict[str, Any], changes: AttributeChanges) -> dict[str, Any]:
+    """Return the new attributes; refuses type clashes and limits with a named field."""
+    result = dict(current)
+    for key, value in changes.set.items():
+        check_key(key, "attributes")
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    for key, values in changes.add.items():
+        check_key(key, "add")
+        existing = _as_list(result.get(key), f"add.{key}")
+        for value in values:
+            if value not in existing:
+                existing.append(value)
+        result[key] = existing
+    for key, values in changes.remove.items():
+        check_key(key, "remove")
+        existing = _as_list(result.get(key), f"remove.{key}")
+        result[key] = [v for v in existing if v not in values]
+    for key, amount in changes.increment.items():
+        check_key(key, "increment")
+        base = result.get(key, 0)
+        if isinstance(base, bool) or not isinstance(base, int | float):
+            raise Invalid(
+                f"cannot increment {key!r}: it holds a {type(base).__name__}", field=f"increment.{key}"
+            )
+        result[key] = base + amount
+    if len(result) > MAX_ATTRIBUTES:
+        raise Invalid(
+            f"a user may have at most {MAX_ATTRIBUTES} attributes",
+            field="attributes",
+            code=ErrorCode.limit_exceeded,
+        )
+    if len(orjson.dumps(result)) > MAX_TOTAL_BYTES:
+        raise TooLarge(f"a user's attributes may take at most {MAX_TOTAL_BYTES} bytes", field="attributes")
+    return result
+
+
+def _as_list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid(f"{where.split('.', 1)[1]!r} is not a list attribute", field=where)
+    return list(value)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.auth.dependencies import AnyKey, SecretKey
+from app.idempotency.dependencies import Idempotent
+from app.kit.session import DbSession
+from app.kit.validators import ExternalId
+from app.users import service
+from app.users.schemas import ErasureOut, UserOut, UserPage, UserUpsert, UserUpsertWithId
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+
+ExternalIdPath = Annotated[ExternalId, Path(description="The app's own id for the user")]
+
+
+@router.put(
+    "/{external_id}",
+    response_model=UserOut,
+    summary="Create or update a user (partial merge)",
+    responses={201: {"model": UserOut, "description": "Created"}},
+)
+def upsert_user(
+    external_id: ExternalIdPath, body: UserUpsert, session: DbSession, _auth: AnyKey, response: Response
+) -> UserOut:
+    user, created = service.upsert(
+        session,
+        external_id,
+        profile=body.reserved_changes(),
+        changes=body.attribute_changes(),
+        subscriptions=body.subscriptions,
+    )
+    response.status_code = 201 if created else 200
+    return UserOut.model_validate(user)
+
+
+@router.post(
+    "",
+    response_model=UserOut,
+    status_code=200,
+    dependencies=[Idempotent],
+    summary="Create or update a user, with external_id in the body",
+)
+def upsert_user_body(
+    body: UserUpsertWithId, session: DbSession, _auth: AnyKey, response: Response
+) -> UserOut:
+    return upsert_user(body.external_id, body, session, _auth, response)
+
+
+@router.get("/{external_id}", response_model=UserOut, summary="Get a user")
+def get_user(external_id: ExternalIdPath, session: DbSession, _auth: SecretKey) -> UserOut:
+    return UserOut.model_validate(service.get(session, external_id))
+
+
+@router.get(
+    "",
+    response_model=UserPage,
+    summary="List users",
+    description="Cursor-paged, oldest first. Filter by reserved fields (`email`, `country`, "
+    "`timezone`, `locale`) and by attributes with `attr.NAME=VALUE` (compares the value's text).",
+)
+def list_users(
+    request: Request,
+    session: DbSession,
+    _auth: SecretKey,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    timezone: Annotated[str | None, Query(max_length=64)] = None,
+    locale: Annotated[str | None, Query(max_length=35)] = None,
+) -> UserPage:
+    given = {"email": email, "country": country, "timezone": timezone, "locale": locale}
+    filters = {name: value for name, value in given.items() if value is not None}
+    attribute_filters = {
+        key.removeprefix("attr."): value
+        for key, value in request.query_params.items()
+        if key.startswith("attr.")
+    }
+    users, next_cursor = service.list_users(
+        session, limit=limit, cursor=cursor, filters=filters, attribute_filters=attribute_filters
+    )
+    return UserPage(data=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
+
+
+@router.delete("/{external_id}", response_model=ErasureOut, summary="Erase a user and everything about them")
+def delete_user(external_id: ExternalIdPath, session: DbSession, _auth: SecretKey) -> ErasureOut:
+    events, devices = service.erase(session, external_id)
+    return ErasureOut(external_id=external_id, erased=True, events=events, devices=devices)

@@ -1,0 +1,148 @@
+"""Users: upsert by external id, reads, erasure, and the bulk path ingest uses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session
+
+from app.kit import sql
+from app.kit.db import current_workspace
+from app.kit.errors import NotFound
+from app.kit.ids import uuid7
+from app.kit.pagination import decode_cursor, encode_cursor
+from app.models import Device, Event, User, UserErasure
+from app.models.base import utcnow
+from app.users import attributes
+from app.users.attributes import AttributeChanges
+
+_STATUS_COLUMNS = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
+LIST_FILTERS = ("email", "country", "timezone", "locale")
+
+
+def get(session: Session, external_id: str) -> User:
+    user = session.scalars(select(User).where(User.external_id == external_id)).first()
+    if user is None:
+        raise NotFound(f"no user with external_id {external_id!r}", field="external_id")
+    return user
+
+
+def upsert(
+    session: Session,
+    external_id: str,
+    *,
+    profile: Mapping[str, Any],
+    changes: AttributeChanges,
+    subscriptions: Mapping[str, str] | None = None,
+) -> tuple[User, bool]:
+    """Create or update one user; concurrent upserts of one user are serialised by a row lock."""
+    locked = select(User).where(User.external_id == external_id).with_for_update()
+    user = session.scalars(locked).first()
+    created = False
+    if user is None:
+        now = utcnow()
+        inserted = session.execute(
+            sql.insert(session, User)
+            .values(_new_user_row(current_workspace(session), external_id, now, now))
+            .on_conflict_do_nothing()
+            .returning(User.id)
+        ).first()
+        created = inserted is not None
+        user = session.scalars(locked).one()
+    for name, value in profile.items():
+        setattr(user, name, value)
+    if not changes.is_empty():
+        user.attributes = attributes.apply(user.attributes, changes)
+    for channel, state in (subscriptions or {}).items():
+        setattr(user, _STATUS_COLUMNS[channel], state)
+    user.updated_at = utcnow()
+    session.flush()
+    return user, created
+
+
+def _new_user_row(
+    workspace_id: uuid.UUID, external_id: str, seen_at: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "id": uuid7(),
+        "external_id": external_id,
+        "first_seen_at": seen_at,
+        "last_seen_at": seen_at,
+        "attributes": {},
+        "email_status": "subscribed",
+        "push_status": "subscribed",
+        "in_app_status": "subscribed",
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def ensure_users(session: Session, seen: Mapping[str, datetime]) -> dict[str, uuid.UUID]:
+    """Create unknown users (as Segment does) and widen first/last seen; returns their ids.
+
+    One statement for the whole batch. Keys are sorted so concurrent batches lock rows in the
+    same order and cannot deadlock.
+    """
+    if not seen:
+        return {}
+    workspace_id = current_workspace(session)
+    now = utcnow()
+    rows = [_new_user_row(workspace_id, external_id, at, now) for external_id, at in sorted(seen.items())]
+    stmt = sql.insert(session, User)
+    bigger, smaller = _greatest_least(session)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "external_id"],
+        set_={
+            "last_seen_at": bigger(User.last_seen_at, stmt.excluded.last_seen_at),
+            "first_seen_at": smaller(User.first_seen_at, stmt.excluded.first_seen_at),
+        },
+    )
+    result = session.execute(stmt.returning(User.external_id, User.id), rows)
+    return {row.external_id: row.id for row in result}
+
+
+def _greatest_least(session: Session) -> tuple[Any, Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest, func.least
+    return func.max, func.min  # SQLite's two-argument max/min are scalar
+
+
+def list_users(
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    filters: Mapping[str, str],
+    attribute_filters: Mapping[str, str],
+) -> tuple[list[User], str | None]:
+    conditions: list[ColumnElement[bool]] = []
+    if cursor:
+        conditions.append(User.id > decode_cursor(cursor))
+    for name, value in filters.items():
+        conditions.append(getattr(User, name) == value)
+    for name, value in attribute_filters.items():
+        attributes.check_key(name, "attr")
+        conditions.append(User.attributes[name].as_string() == value)
+    users = list(session.scalars(select(User).where(*conditions).order_by(User.id).limit(limit + 1)))
+    next_cursor = encode_cursor(users[limit - 1].id) if len(users) > limit else None
+    return users[:limit], next_cursor
+
+
+def erase(session: Session, external_id: str) -> tuple[int, int]:
+    """Erase a user with their events, devices and inbox; keep only anonymous counts."""
+    user = get(session, external_id)
+    events = session.scalar(select(func.count()).select_from(Event).where(Event.user_id == user.id)) or 0
+    devices = session.scalar(select(func.count()).select_from(Device).where(Device.user_id == user.id)) or 0
+    session.execute(delete(Event).where(Event.user_id == user.id))
+    session.execute(delete(Device).where(Device.user_id == user.id))
+    session.delete(user)
+    session.add(
+        UserErasure(workspace_id=user.workspace_id, erased_at=utcnow(), events=events, devices=devices)
+    )
+    session.flush()
+    return events, devices

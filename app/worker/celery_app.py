@@ -1,0 +1,76 @@
+"""The Celery application for ``nudge worker`` and ``nudge beat``.
+
+Reliability settings follow one rule: a task is acknowledged only after it finished, is
+redelivered if its worker dies, and waits live in Postgres rather than in broker ETAs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from app.kit.db import Database
+from app.kit.jobs import Job
+from app.kit.settings import Settings, get_settings
+from app.worker.registry import TaskContext, TaskSpec, load_all
+
+_state: dict[str, Any] = {}
+
+
+class CelerySink:
+    def __init__(self, celery: Celery) -> None:
+        self.celery = celery
+
+    def send(self, job: Job) -> None:
+        spec = load_all()[job.name]
+        self.celery.send_task(job.name, kwargs=job.kwargs, queue=spec.queue)
+
+
+def _context() -> TaskContext:
+    if "ctx" not in _state:
+        database = Database(get_settings())
+        _state["ctx"] = TaskContext(database=database, sink=CelerySink(_state["celery"]))
+    return _state["ctx"]
+
+
+def _register(celery: Celery, spec: TaskSpec) -> None:
+    def run(**kwargs: Any) -> Any:
+        return spec.fn(_context(), **kwargs)
+
+    run.__name__ = spec.name.replace(".", "_")
+    celery.task(name=spec.name, queue=spec.queue)(run)
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    if settings.broker_url is None:
+        raise RuntimeError("NUDGE_BROKER_URL is not set: embedded mode runs tasks in-process")
+    celery = Celery("nudge", broker=settings.broker_url)
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="default",
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            spec.name: {"task": spec.name, "schedule": spec.every_s, "options": {"queue": spec.queue}}
+            for spec in load_all().values()
+            if spec.every_s
+        },
+    )
+    _state["celery"] = celery
+    for spec in load_all().values():
+        _register(celery, spec)
+    return celery
+
+
+@signals.worker_process_shutdown.connect
+def _dispose(**_: Any) -> None:
+    ctx = _state.pop("ctx", None)
+    if ctx is not None:
+        ctx.database.dispose()
