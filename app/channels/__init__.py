@@ -1,0 +1,1 @@
+"""Delivery channels: everything that turns a rendered message into a provider call."""
