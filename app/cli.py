@@ -9,7 +9,11 @@ import typer
 
 from app.kit.settings import get_settings
 
-cli = typer.Typer(help="Nudge: customer messaging you can host yourself.", no_args_is_help=True)
+cli = typer.Typer(
+    help="Nudge: customer messaging you can host yourself.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 workspace_cli = typer.Typer(help="Workspaces (tenants).", no_args_is_help=True)
 key_cli = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(workspace_cli, name="workspace")

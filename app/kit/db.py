@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, false, text
@@ -55,11 +56,7 @@ class Database:
 
 def _make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
-        path = settings.database_url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_folder(settings.database_url)
         engine = create_engine(
             settings.database_url, connect_args={"check_same_thread": False, "timeout": 30}
         )
@@ -82,6 +79,13 @@ def _make_engine(settings: Settings) -> Engine:
         dbapi_conn.commit()
 
     return engine
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates the file but not its folder (``.nudge/`` on a first start)."""
+    path = url.removeprefix("sqlite:///")
+    if url.startswith("sqlite:///") and path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
