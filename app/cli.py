@@ -30,6 +30,8 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if workers > 1:
+        _share_metrics_between_processes()
     if settings.is_sqlite:
         _embedded_setup()
     elif workers > 1 and settings.in_process_worker:
@@ -40,9 +42,18 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=settings.log_level,
+        log_config=None,
         access_log=False,
     )
+
+
+def _share_metrics_between_processes() -> None:
+    """Each API process writes its samples to one folder that /metrics aggregates."""
+    import os
+    import tempfile
+
+    folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="nudge-metrics-"))
+    os.makedirs(folder, exist_ok=True)
 
 
 def _embedded_setup() -> None:

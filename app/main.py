@@ -12,6 +12,8 @@ from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.db import Database
 from app.kit.errors import ERROR_RESPONSES
 from app.kit.jobs import JobSink
+from app.kit.logs import configure as configure_logging
+from app.kit.request_context import RequestContextMiddleware
 from app.kit.settings import Settings, get_settings
 from app.kit.unit_of_work import UnitOfWorkMiddleware
 
@@ -23,6 +25,7 @@ def create_app(
     sink: JobSink | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level)
     database = database or Database(settings)
     worker = None
     if sink is None:
@@ -56,9 +59,11 @@ def create_app(
     app.state.sink = sink
     app.state.worker = worker
     error_handlers.install(app)
-    # Outermost last: the body limit wraps the unit of work so an oversized body rolls back.
+    # Outermost last: the body limit wraps the unit of work so an oversized body rolls back;
+    # the request context wraps everything so every answer is measured and logged.
     app.add_middleware(UnitOfWorkMiddleware, database=database, sink=sink)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
     _include_routers(app)
     return app
 

@@ -14,6 +14,7 @@ from fastapi.security import HTTPBasic, HTTPBearer
 from app.auth.service import AuthContext, find_active_key
 from app.kit.db import scope_to_workspace
 from app.kit.errors import Forbidden, Unauthorized
+from app.kit.logs import bind
 from app.kit.unit_of_work import unit_of_work
 
 # Declared for the OpenAPI document; the header is parsed below so both forms share one path.
@@ -52,6 +53,7 @@ def authenticate(
         raise Unauthorized("unknown or revoked API key", field="Authorization")
     scope_to_workspace(session, auth.workspace_id)
     request.state.workspace_id = auth.workspace_id
+    bind(workspace_id=str(auth.workspace_id))
     return auth
 
 

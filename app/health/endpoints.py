@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
+from app.kit.metrics import render
 from app.kit.responses import JsonResponse
 
 router = APIRouter(tags=["health"])
@@ -14,6 +15,11 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", summary="The process is up")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+def metrics() -> Response:
+    return render()
 
 
 @router.get("/readyz", summary="The database and broker are reachable")

@@ -12,6 +12,7 @@ from celery import Celery, signals
 
 from app.kit.db import Database
 from app.kit.jobs import Job
+from app.kit.logs import configure as configure_logging
 from app.kit.settings import Settings, get_settings
 from app.worker.registry import TaskContext, TaskSpec, load_all
 
@@ -46,6 +47,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     if settings.broker_url is None:
         raise RuntimeError("NUDGE_BROKER_URL is not set: embedded mode runs tasks in-process")
+    configure_logging(settings.log_level)
     celery = Celery("nudge", broker=settings.broker_url)
     celery.conf.update(
         task_acks_late=True,
