@@ -1,7 +1,10 @@
 """Experiment statistics: Wilson intervals, two-proportion z-tests, Bayesian probability to be
-best, and the sample size still needed. Winners are declared only when significant after a
-Bonferroni correction over the comparisons made, so with k variants the chance of a false
-winner stays at alpha rather than growing with k."""
+best, and the sample size still needed.
+
+"Is this variant better than the reference?" is a one-sided question, so each arm gets the
+one-sided p-value of the pooled z-test in the direction of improvement, judged at alpha / k
+(Bonferroni over the k comparisons): with k variants the chance of a false winner stays at
+alpha rather than growing with k."""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ class ArmResult:
     rate: float
     interval: tuple[float, float]
     lift: float | None  # relative to the reference arm
-    p_value: float | None
+    p_value: float | None  # one-sided: the arm beats the reference (control), or the best beats it
     significant: bool
     probability_best: float
     more_users_needed: int | None  # per arm, to detect the observed difference; None when significant
@@ -81,7 +84,8 @@ def probability_to_be_best(arms: Sequence[Arm], *, draws: int = 100_000, seed: i
 
 
 def sample_size_per_arm(p1: float, p2: float, *, alpha: float, power: float = 0.8) -> int | None:
-    """Users per arm for a two-sided test of p1 vs p2 to reach ``power``; None if p1 == p2."""
+    """Users per arm for a two-sided test at ``alpha`` (a one-sided one at alpha / 2) of p1 vs
+    p2 to reach ``power``; None if p1 == p2."""
     if p1 == p2:
         return None
     z_alpha = _STANDARD.inv_cdf(1 - alpha / 2)
@@ -107,14 +111,16 @@ def compare(arms: Sequence[Arm], *, control: str | None = None, alpha: float = 0
         if arm is reference:
             results.append(_result(arm, probability, None, None, False, None))
             continue
-        _, p_value = two_proportion_z_test(
+        z, _ = two_proportion_z_test(
             arm.conversions, arm.exposures, reference.conversions, reference.exposures
         )
+        # With a control the question is "arm > control"; without, "best > arm".
+        p_value = 1 - _STANDARD.cdf(z if control else -z)
         significant = p_value < corrected
         lift = (arm.rate - reference.rate) / reference.rate if reference.rate else None
         needed = None
         if not significant:
-            total = sample_size_per_arm(arm.rate, reference.rate, alpha=corrected)
+            total = sample_size_per_arm(arm.rate, reference.rate, alpha=2 * corrected)
             needed = None if total is None else max(0, total - min(arm.exposures, reference.exposures))
         results.append(_result(arm, probability, lift, p_value, significant, needed))
     winner = _winner(results, reference.name, control is not None)

@@ -88,6 +88,6 @@ def test_false_winner_rate_is_close_to_alpha():
     for _ in range(experiments):
         arms = [Arm(name, int(rng.binomial(n, 0.08)), n) for name in ("control", "a", "b")]
         false_winners += compare(arms, control="control", alpha=alpha).winner is not None
-    # Bonferroni keeps the family-wise rate at or just under alpha: expect ~10 of 200 (or fewer);
-    # the bounds are the 99.9% range of a binomial(200, 0.05).
-    assert 1 <= false_winners <= 22
+    # Bonferroni keeps the family-wise rate at or just under alpha: expect about 10 of 200; the
+    # bounds are the 99.9% range of a binomial(200, 0.05).
+    assert 2 <= false_winners <= 22
