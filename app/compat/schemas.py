@@ -5,10 +5,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
+from app.kit.schemas import RequestModel
+
 SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-class SegmentMessage(BaseModel):
+class SegmentMessage(RequestModel):
     """Fields common to every Segment call; unknown ones (integrations, _metadata...) are kept out."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -57,7 +59,7 @@ class ScreenMessage(SegmentMessage):
     properties: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-class BatchIn(BaseModel):
+class BatchIn(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
     batch: list[dict[str, Any]] = Field(max_length=1000)

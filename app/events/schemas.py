@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from app.kit.schemas import RequestModel
 from app.kit.validators import ExternalId
 
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -13,7 +14,7 @@ MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MAX_BATCH = 1000
 
 
-class EventIn(BaseModel):
+class EventIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: ExternalId = Field(description="The user's external id; unknown users are created")

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.idempotency.dependencies import IdempotentReplay
@@ -65,6 +66,16 @@ def _http(_request: Request, exc: Exception) -> Response:
     return JsonResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+def _data_error(_request: Request, exc: Exception) -> Response:
+    # The last wall: a value that passed validation but the database cannot store (the
+    # transaction is rolled back, so nothing is half-written).
+    assert isinstance(exc, DataError)
+    detail = str(exc.orig).splitlines()[0] if exc.orig else "value not storable"
+    return JsonResponse(
+        error_body(ErrorCode.validation_error, f"a value cannot be stored: {detail}"), status_code=422
+    )
+
+
 def _replay(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdempotentReplay)
     return Response(
@@ -80,3 +91,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NudgeError, _nudge)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IdempotentReplay, _replay)
+    app.add_exception_handler(DataError, _data_error)
