@@ -16,6 +16,7 @@ from app.kit.errors import ErrorCode, NudgeError, error_body
 from app.kit.responses import JsonResponse
 
 _STATUS_CODES = {
+    400: ErrorCode.invalid_json,  # FastAPI raises 400 only when it cannot parse the body
     401: ErrorCode.unauthorized,
     403: ErrorCode.forbidden,
     404: ErrorCode.not_found,
@@ -63,7 +64,11 @@ def _nudge(_request: Request, exc: Exception) -> Response:
 def _http(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, ErrorCode.validation_error)
-    return JsonResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    if code is ErrorCode.invalid_json:
+        body = error_body(code, "the request body is not valid UTF-8 JSON (or is nested too deeply)", "body")
+    else:
+        body = error_body(code, str(exc.detail))
+    return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def _data_error(_request: Request, exc: Exception) -> Response:
