@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=100)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     default_timezone: str = "UTC"
+    event_retention_days: int | None = Field(
+        default=None, ge=1, description="Delete events received more than this many days ago. Unset: keep."
+    )
 
     @field_validator("database_url")
     @classmethod

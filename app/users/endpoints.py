@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth.dependencies import AnyKey, SecretKey
 from app.idempotency.dependencies import Idempotent
+from app.kit.responses import JsonResponse
 from app.kit.session import DbSession
 from app.kit.validators import ExternalId
 from app.users import service
@@ -83,6 +84,15 @@ def list_users(
         session, limit=limit, cursor=cursor, filters=filters, attribute_filters=attribute_filters
     )
     return UserPage(data=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{external_id}/export",
+    summary="Everything stored about a user (GDPR access request)",
+    response_model=dict[str, Any],
+)
+def export_user(external_id: ExternalIdPath, session: DbSession, _auth: SecretKey) -> JsonResponse:
+    return JsonResponse(service.export(session, external_id))
 
 
 @router.delete("/{external_id}", response_model=ErasureOut, summary="Erase a user and everything about them")
