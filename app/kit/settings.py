@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=100)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     default_timezone: str = "UTC"
+    public_signup: bool = Field(
+        default=True,
+        description="Anyone may create an account and a workspace at /dashboard/signup. Turn off on a "
+        "private install and make operators with `nudge operator create` or invitations.",
+    )
 
     @field_validator("database_url")
     @classmethod
