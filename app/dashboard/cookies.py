@@ -11,8 +11,8 @@ PATH = "/dashboard"
 def is_https(request: Request) -> bool:
     """The request came over https (as uvicorn sees it, proxy headers included), or the
     deployment says it is served over https."""
-    base = request.app.state.settings.public_base_url
-    return request.url.scheme == "https" or base.scheme == "https"
+    base = str(request.app.state.settings.public_base_url)
+    return request.url.scheme == "https" or base.startswith("https://")
 
 
 def set_cookie(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -75,7 +75,7 @@ def _attribute_equals(session: Session, name: str, raw: str) -> ColumnElement[bo
     if isinstance(parsed, bool | int | float):
         candidates.append(parsed)
     documents = [{name: c} for c in candidates] + [{name: [c]} for c in candidates]
-    return or_(*(User.attributes.op("@>")(cast(orjson.dumps(d).decode(), JSONB)) for d in documents))
+    return or_(*(User.attributes.op("@>")(literal(d, JSONB)) for d in documents))
 
 
 def total(session: Session) -> int:

@@ -72,15 +72,14 @@ def signup(request: Request, session: DbSession, form: Form) -> Response:
             timezone=data.timezone,
         )
     except Conflict as exc:
-        return _signup_errors(request, form, field_error(exc))
+        return _signup_errors(request, form, field_error(exc), exc.status)
     except FormErrors as exc:
-        return _signup_errors(request, form, exc)
+        return _signup_errors(request, form, exc, 422)
     return start_session(request, session, operator.id, f"/dashboard/w/{workspace.id}/?notice=welcome")
 
 
-def _signup_errors(request: Request, form: FormData, exc: FormErrors) -> Response:
+def _signup_errors(request: Request, form: FormData, exc: FormErrors, status: int) -> Response:
     values = {k: v for k, v in form.items() if k in ("email", "name", "workspace_name", "timezone")}
-    status = 409 if "email" in exc.errors and len(exc.errors) == 1 else 422
     return render(
         request, "accounts/signup.html", status=status, values=values, errors=exc.errors, zones=zone_choices()
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.dashboard.forms import Form, FormErrors, parse
@@ -68,16 +69,16 @@ def create_workspace(request: Request, session: DbSession, viewer: SignedIn, for
 def overview(request: Request, session: DbSession, page: Page) -> Response:
     week_ago = utcnow() - WEEK
     counts = {
-        "users": session.scalar(select(func.count()).select_from(User)) or 0,
-        "devices": session.scalar(select(func.count()).select_from(Device).where(Device.enabled)) or 0,
-        "events_7d": session.scalar(
-            select(func.count()).select_from(Event).where(Event.occurred_at >= week_ago)
-        )
-        or 0,
-        "api_keys": session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None)))
-        or 0,
+        "users": _count(session, User),
+        "devices": _count(session, Device, Device.enabled),
+        "events_7d": _count(session, Event, Event.occurred_at >= week_ago),
+        "api_keys": _count(session, ApiKey, ApiKey.revoked_at.is_(None)),
     }
     return render(request, "workspaces/overview.html", counts=counts)
+
+
+def _count(session: Session, model: type, *conditions: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
 
 
 @router.get("/w/{workspace_id}/settings", name="dashboard.settings")
