@@ -72,6 +72,10 @@ def _embedded_setup() -> None:
     database.dispose()
     _print_keys(workspace.id, keys)
     typer.echo(f"Demo data: {counts['users']} users, {counts['devices']} devices, {counts['events']} events.")
+    typer.echo(
+        f"Dashboard: {str(settings.public_base_url).rstrip('/')}/dashboard/ (sign up there; to open the demo "
+        f"workspace, run `nudge operator create EMAIL --workspace {workspace.id}`)."
+    )
 
 
 @cli.command()
