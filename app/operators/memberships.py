@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.kit.errors import Conflict, Forbidden, NotFound
@@ -18,8 +19,11 @@ def add(session: Session, *, workspace_id: uuid.UUID, operator_id: uuid.UUID, ro
     if find(session, workspace_id=workspace_id, operator_id=operator_id) is not None:
         raise Conflict("already a member of this workspace", field="email")
     membership = Membership(workspace_id=workspace_id, operator_id=operator_id, role=Role(role))
-    session.add(membership)
-    session.flush()
+    try:
+        with session.begin_nested():  # a double-clicked "Join" loses cleanly
+            session.add(membership)
+    except IntegrityError:
+        raise Conflict("already a member of this workspace", field="email") from None
     return membership
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.kit.errors import Conflict, NotFound
@@ -35,8 +36,11 @@ def create(session: Session, *, email: str, password: str, name: str = "") -> Op
     operator = Operator(
         email=normalise_email(email), name=name.strip(), password_hash=passwords.hash_password(password)
     )
-    session.add(operator)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent sign-up with the same email loses cleanly
+            session.add(operator)
+    except IntegrityError:
+        raise Conflict("an account with this email already exists", field="email") from None
     return operator
 
 
