@@ -70,6 +70,8 @@ def create_app(
 
 def _include_routers(app: FastAPI) -> None:
     from app.compat.endpoints import router as compat
+    from app.dashboard.router import STATIC_FILES
+    from app.dashboard.router import router as dashboard
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
@@ -78,3 +80,6 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in (health, workspaces, users, devices, events, compat):
         app.include_router(router)
+    path, static_app, name = STATIC_FILES
+    app.mount(path, static_app, name=name)
+    app.include_router(dashboard)  # last: it ends with a catch-all for unknown dashboard pages

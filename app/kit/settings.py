@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     event_retention_days: int | None = Field(
         default=None, ge=1, description="Delete events received more than this many days ago. Unset: keep."
     )
+    public_signup: bool = Field(
+        default=True,
+        description="Anyone may create an account and a workspace at /dashboard/signup. Turn off on a "
+        "private install and make operators with `nudge operator create` or invitations.",
+    )
 
     @field_validator("database_url")
     @classmethod
