@@ -68,9 +68,23 @@ def _include_routers(app: FastAPI) -> None:
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
+    from app.preferences.endpoints import router as preferences
     from app.templating.endpoints import router as content
+    from app.tracking.endpoints import api as email_events
+    from app.tracking.endpoints import router as tracking
     from app.users.endpoints import router as users
     from app.workspaces.endpoints import router as workspaces
 
-    for router in (health, workspaces, users, devices, events, compat, content):
+    for router in (
+        health,
+        workspaces,
+        users,
+        devices,
+        events,
+        compat,
+        content,
+        tracking,
+        email_events,
+        preferences,
+    ):
         app.include_router(router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.kit import sql
@@ -94,3 +94,11 @@ def suppressed_emails(session: Session, emails: list[str]) -> set[str]:
         return set()
     rows = session.scalars(select(EmailSuppression.email).where(EmailSuppression.email.in_(lowered)))
     return set(rows)
+
+
+def unsubscribe_address(session: Session, *, email: str) -> None:
+    session.execute(
+        update(User)
+        .where(func.lower(User.email) == email.lower())
+        .values(email_status="unsubscribed", updated_at=utcnow())
+    )
