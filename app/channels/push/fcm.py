@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from app.channels.base import Outcome, OutboundMessage, SendResult
+from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.channels.push.google_auth import AuthError, ServiceAccountTokens
 from app.channels.push.payload import PushContent, retry_after_s
 from app.channels.transport.http1 import Http1Pool, Response, TransportError
