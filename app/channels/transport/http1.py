@@ -99,12 +99,15 @@ class Http1Pool:
         max_connections: int = 64,
         timeout_s: float = 10.0,
         ssl_context: ssl.SSLContext | None = None,
+        connect_to: str | None = None,
     ) -> None:
+        """``connect_to``: an IP address already vetted for this host (no second DNS answer)."""
         parts = urlsplit(origin)
         self.host = parts.hostname or ""
         self.tls = parts.scheme == "https"
         self.port = parts.port or (443 if self.tls else 80)
         self.authority = parts.netloc
+        self.connect_to = connect_to or self.host
         self.timeout_s = timeout_s
         self._ssl = (ssl_context or ssl.create_default_context()) if self.tls else None
         self._idle: deque[_Connection] = deque()

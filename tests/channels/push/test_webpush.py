@@ -51,7 +51,7 @@ def test_payload_is_encrypted_for_the_subscription_and_vapid_signed(service, loc
     (results,) = asyncio.run(_run(_channel(local_tls), messages))
     assert [r.outcome for r in results] == [Outcome.sent] * 5
     assert results[0].provider_id.startswith(service.origin + "/message/")
-    path, headers, payload = next(d for d in service.delivered if d[0] == "/push/sub-0")
+    _, headers, payload = next(d for d in service.delivered if d[0] == "/push/sub-0")
     assert payload == {
         "title": "Flash sale",
         "body": "½ price today",
