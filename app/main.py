@@ -65,6 +65,7 @@ def create_app(
 
 def _include_routers(app: FastAPI) -> None:
     from app.compat.endpoints import router as compat
+    from app.credentials.endpoints import router as providers
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
@@ -86,5 +87,6 @@ def _include_routers(app: FastAPI) -> None:
         tracking,
         email_events,
         preferences,
+        providers,
     ):
         app.include_router(router)
