@@ -69,6 +69,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
+    from app.inbox.endpoints import router as inbox
     from app.preferences.endpoints import router as preferences
     from app.templating.endpoints import router as content
     from app.tracking.endpoints import api as email_events
@@ -88,5 +89,6 @@ def _include_routers(app: FastAPI) -> None:
         email_events,
         preferences,
         providers,
+        inbox,
     ):
         app.include_router(router)

@@ -70,7 +70,7 @@ def test_set_and_read_back_masked_never_whole(client, tenant, owner_engine):
     assert len(shown["webpush"]["vapid_public_key"]) == 87  # generated: 65-byte point, base64url
     with owner_engine.connect() as conn:  # at rest: nothing readable, even to the table owner
         raw = b"".join(row[0] for row in conn.execute(text("SELECT ciphertext FROM provider_credentials")))
-    for secret in SECRETS + ["smtp.acme.test", "acme-app"]:
+    for secret in [*SECRETS, "smtp.acme.test", "acme-app"]:
         assert secret.encode() not in raw
 
 
