@@ -25,11 +25,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from app.channels.base import OutboundMessage, Outcome, SendResult
+from app.channels.fanout import fan_out
 from app.channels.push.payload import retry_after_s
 from app.channels.transport.http1 import Http1Pool, Response, TransportError
 
 DEFAULT_RETRY_S = 60.0
 MAX_INLINE_WAIT_S = 10.0
+CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class WebhookChannel:
                 SendResult(m.delivery_id, Outcome.failed, error=f"webhook target refused: {exc}")
                 for m in messages
             ]
-        return list(await asyncio.gather(*(self._send_one(pool, m) for m in messages)))
+        return await fan_out(messages, lambda m: self._send_one(pool, m), CONCURRENCY)
 
     async def aclose(self) -> None:
         if self._pool is not None:

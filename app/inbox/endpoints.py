@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -95,10 +96,8 @@ async def stream(
                     yield b": keep-alive\n\n"
                     quiet_since = loop.time()
                 wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=min(POLL_S, max(0.0, deadline - loop.time())))
-                except TimeoutError:
-                    pass
         finally:
             hub.unsubscribe(reader.workspace_id, reader.user_id, wake)
 

@@ -18,6 +18,7 @@ import aiosmtplib
 
 from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.channels.email.message import BadMessage, BuiltEmail, Sender, build_email
+from app.channels.fanout import fan_out
 from app.tracking.links import TrackingLinks
 
 
@@ -61,7 +62,7 @@ class SmtpChannel:
         self._slots = asyncio.Semaphore(config.pool_size)
 
     async def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in messages)))
+        return await fan_out(messages, self._send_one, self.config.pool_size)
 
     async def aclose(self) -> None:
         while not self._idle.empty():

@@ -21,12 +21,14 @@ import jwt
 import orjson
 
 from app.channels.base import OutboundMessage, Outcome, SendResult
+from app.channels.fanout import fan_out
 from app.channels.push.payload import PushContent, retry_after_s
 from app.channels.transport.http1 import Response, TransportError
 from app.channels.transport.http2 import Http2Connection, Unprocessed
 
 ORIGINS = {"production": "https://api.push.apple.com", "sandbox": "https://api.sandbox.push.apple.com"}
 DEFAULT_RETRY_S = 60.0
+MAX_IN_FLIGHT = 500  # streams open at once across environments (each connection caps its own)
 _JWT_LIFETIME_S = 50 * 60  # APNs refuses tokens older than an hour, and refreshes under 20 minutes
 _DEAD_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
 _AUTH_REASONS = {"ExpiredProviderToken", "InvalidProviderToken"}
@@ -88,7 +90,7 @@ class ApnsChannel:
         self._jwt_at = 0.0
 
     async def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in messages)))
+        return await fan_out(messages, self._send_one, MAX_IN_FLIGHT)
 
     async def aclose(self) -> None:
         for connection in self._connections.values():

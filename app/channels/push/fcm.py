@@ -10,7 +10,6 @@ means FCM accepted nothing).
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 
 from app.channels.base import OutboundMessage, Outcome, SendResult
+from app.channels.fanout import fan_out
 from app.channels.push.google_auth import AuthError, ServiceAccountTokens
 from app.channels.push.payload import PushContent, retry_after_s
 from app.channels.transport.http1 import Http1Pool, Response, TransportError
@@ -78,9 +78,10 @@ class FcmChannel:
         self.path = f"/v1/projects/{project}/messages:send"
         self.tokens = tokens or ServiceAccountTokens(service_account)
         self.pool = Http1Pool(origin, max_connections=max_connections, ssl_context=ssl_context)
+        self.concurrency = max_connections
 
     async def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in messages)))
+        return await fan_out(messages, self._send_one, self.concurrency)
 
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -7,7 +7,6 @@ reused until it nears expiry."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ import jwt
 import orjson
 
 from app.channels.base import OutboundMessage, Outcome, SendResult
+from app.channels.fanout import fan_out
 from app.channels.push.payload import PushContent, retry_after_s
 from app.channels.push.webpush_crypto import VapidKey, b64url_decode, encrypt
 from app.channels.transport.http1 import Http1Clients, TransportError
@@ -63,10 +63,11 @@ class WebPushChannel:
         self.key = VapidKey.from_text(config.vapid_private_key)
         self.subject = config.subject
         self.clients = Http1Clients(max_connections=max_connections, ssl_context=ssl_context)
+        self.concurrency = max_connections
         self._tokens: dict[str, tuple[str, float]] = {}
 
     async def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        return list(await asyncio.gather(*(self._send_one(m) for m in messages)))
+        return await fan_out(messages, self._send_one, self.concurrency)
 
     async def aclose(self) -> None:
         await self.clients.aclose()
