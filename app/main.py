@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.kit import error_handlers
 from app.kit.body_limit import BodyLimitMiddleware
@@ -59,6 +60,21 @@ def create_app(
     # Outermost last: the body limit wraps the unit of work so an oversized body rolls back.
     app.add_middleware(UnitOfWorkMiddleware, database=database, sink=sink)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # The browser SDK calls the API from customers' sites. Keys travel in headers, never
+    # cookies, so any origin may call; preflights are answered before the unit of work.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-Nudge-User",
+            "X-Nudge-User-Signature",
+        ],
+        max_age=600,
+    )
     _include_routers(app)
     return app
 
@@ -71,6 +87,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.health.endpoints import router as health
     from app.inbox.endpoints import router as inbox
     from app.preferences.endpoints import router as preferences
+    from app.sdk.endpoints import router as sdk
     from app.templating.endpoints import router as content
     from app.tracking.endpoints import api as email_events
     from app.tracking.endpoints import router as tracking
@@ -90,5 +107,6 @@ def _include_routers(app: FastAPI) -> None:
         preferences,
         providers,
         inbox,
+        sdk,
     ):
         app.include_router(router)
