@@ -80,6 +80,7 @@ def create_app(
 
 
 def _include_routers(app: FastAPI) -> None:
+    from app.channels.endpoints import router as test_sends
     from app.compat.endpoints import router as compat
     from app.credentials.endpoints import router as providers
     from app.devices.endpoints import router as devices
@@ -108,5 +109,6 @@ def _include_routers(app: FastAPI) -> None:
         providers,
         inbox,
         sdk,
+        test_sends,
     ):
         app.include_router(router)
