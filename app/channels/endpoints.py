@@ -62,10 +62,16 @@ async def test_send(
             raise Invalid(f"cannot render for {user.external_id!r}: {exc}", field="content") from None
         for target, address in _addresses(session, body.channel, user):
             messages.append((target, _message(auth.workspace_id, user.id, body.channel, address, content)))
-    for email in body.emails:
-        messages.append(
-            (email, _message(auth.workspace_id, uuid.uuid4(), body.channel, {"email": email}, body.content))
-        )
+    if body.emails:
+        try:  # raw addresses belong to no user: templates see an empty profile
+            anonymous = compiled.render(render_context(None, workspace_zone=zone))
+        except RenderFailed as exc:
+            raise Invalid(f"cannot render: {exc}", field="content") from None
+        for email in body.emails:
+            address = {"email": email}
+            messages.append(
+                (email, _message(auth.workspace_id, uuid.uuid4(), body.channel, address, anonymous))
+            )
     state = request.app.state
     channels = build_channels(session, settings=state.settings, database=state.database)
     channel = channels.get(body.channel)
