@@ -84,8 +84,10 @@ def render_context(
     facts: UserFacts | None = None,
     event: Mapping[str, Any] | None = None,
     workspace_zone: str = "UTC",
+    links: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The variables for one user. ``user`` is a User or any object with its attributes."""
+    """The variables for one user. ``user`` is a User or any object with its attributes;
+    ``links`` adds ``unsubscribe_url`` and ``preferences_url`` (TrackingLinks.template_links)."""
     facts = facts or UserFacts()
     profile = {name: getattr(user, name, None) for name in PROFILE_FIELDS}
     profile["attributes"] = dict(getattr(user, "attributes", None) or {})
@@ -97,6 +99,7 @@ def render_context(
         "lifetime_value": facts.lifetime_value,
         "_zone": profile["timezone"] or workspace_zone,
         "_locale": profile["locale"],
+        **(links or {}),
     }
 
 

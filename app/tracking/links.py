@@ -55,6 +55,13 @@ class TrackingLinks:
         target = LinkTarget(workspace_id, user_id, None, "")
         return f"{self.base}/preferences/{self._sign(PREFERENCES, target)}"
 
+    def template_links(self, target: LinkTarget) -> dict[str, str]:
+        """``unsubscribe_url`` and ``preferences_url`` for a message's render context."""
+        return {
+            "unsubscribe_url": self.unsubscribe_url(target),
+            "preferences_url": self.preferences_url(target.workspace_id, target.user_id),
+        }
+
     def verify(self, purpose: str, token: str) -> LinkTarget | None:
         packed = self._signers[purpose].verify(token.removesuffix(".gif"))
         if packed is None or len(packed) < _IDS:

@@ -81,3 +81,22 @@ def test_syntax_errors_name_line_and_column(source, line, column):
         compile_template(source, field="content.subject")
     error = caught.value.body()["error"]
     assert (error["field"], error["line"], error["column"]) == ("content.subject", line, column)
+
+
+def test_unsubscribe_and_preference_links_are_template_variables():
+    import uuid
+
+    from app.kit.settings import Settings
+    from app.tracking.links import UNSUBSCRIBE, LinkTarget, TrackingLinks
+
+    links = TrackingLinks(Settings(database_url="sqlite:///:memory:", secret_key="k" * 40))
+    target = LinkTarget(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "email", "news")
+    t = compile_template(
+        '<a href="{{ unsubscribe_url }}">stop</a> <a href="{{ preferences_url }}">prefs</a>',
+        field="h",
+        html=True,
+    )
+    out = t.render(render_context(_user(), links=links.template_links(target)))
+    unsubscribe = out.split('href="')[1].split('"')[0]
+    assert links.verify(UNSUBSCRIBE, unsubscribe.rsplit("/", 1)[1]).category == "news"
+    assert "/preferences/" in out.split('href="')[2]
