@@ -49,6 +49,14 @@ class Settings(BaseSettings):
         description="Anyone may create an account and a workspace at /dashboard/signup. Turn off on a "
         "private install and make operators with `nudge operator create` or invitations.",
     )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback and private networks (tests, single-host setups).",
+    )
+    outbox_dir: Path = Field(
+        default=EMBEDDED_DIR / "outbox",
+        description="Embedded mode: where email is written (one .eml per message) and the push log kept.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -46,8 +46,10 @@ def live_server(settings: Settings, database: Database, sink) -> Iterator[str]: 
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():  # type: ignore[no-untyped-def]
+    # Package scope: Playwright's sync API owns the thread's event loop while it runs, so it
+    # must stop before tests elsewhere call asyncio.run().
     executable = shutil.which("chromium")
     if executable is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
