@@ -2,9 +2,15 @@
 
 from app.models.api_key import ApiKey, KeyKind
 from app.models.base import Base, TenantScoped
+from app.models.campaign import Campaign, CampaignStatus
+from app.models.delivery import Delivery, DeliveryStatus
+from app.models.delivery_policy import DeliveryPolicy
 from app.models.device import Device, Platform
 from app.models.event import Event
+from app.models.frequency_state import FrequencyState
 from app.models.idempotency_key import IdempotencyKey
+from app.models.send import Send, SendStatus
+from app.models.trigger_entry import TriggerEntry
 from app.models.user import Channel, SubscriptionState, User
 from app.models.user_erasure import UserErasure
 from app.models.workspace import Workspace
@@ -12,14 +18,23 @@ from app.models.workspace import Workspace
 __all__ = [
     "ApiKey",
     "Base",
+    "Campaign",
+    "CampaignStatus",
     "Channel",
+    "Delivery",
+    "DeliveryPolicy",
+    "DeliveryStatus",
     "Device",
     "Event",
+    "FrequencyState",
     "IdempotencyKey",
     "KeyKind",
     "Platform",
+    "Send",
+    "SendStatus",
     "SubscriptionState",
     "TenantScoped",
+    "TriggerEntry",
     "User",
     "UserErasure",
     "Workspace",
