@@ -64,12 +64,14 @@ def create_app(
 
 
 def _include_routers(app: FastAPI) -> None:
+    from app.campaigns.endpoints import router as campaigns
     from app.compat.endpoints import router as compat
+    from app.delivery.endpoints import router as delivery_policy
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
     from app.users.endpoints import router as users
     from app.workspaces.endpoints import router as workspaces
 
-    for router in (health, workspaces, users, devices, events, compat):
+    for router in (health, workspaces, users, devices, events, compat, campaigns, delivery_policy):
         app.include_router(router)
