@@ -45,7 +45,11 @@ def segment_definition(session: Session, audience: Audience) -> dict[str, Any] |
         from app import models
 
         segment_model = getattr(models, "Segment", None)
-        segment = session.get(segment_model, audience.segment_id) if segment_model else None
+        segment = (
+            session.scalars(select(segment_model).where(segment_model.id == audience.segment_id)).first()
+            if segment_model
+            else None
+        )
         if segment is None:
             raise Invalid("no such segment", field="audience.segment_id")
         return dict(segment.definition)

@@ -73,7 +73,7 @@ def plan_send(
         if send.planned_zones and campaign.status == CampaignStatus.scheduled:
             campaign.status = CampaignStatus.running
         if queued and campaign.status == CampaignStatus.running:
-            jobs = start_lanes(session, send.id, lanes=settings.dispatch_lanes, now=now)
+            jobs = start_lanes(session, workspace_id, send.id, lanes=settings.dispatch_lanes, now=now)
     return queued, jobs
 
 
@@ -248,7 +248,7 @@ def restart_stalled(
             ).first()
             if locked is None or not _has_due_rows(session, send_id, now):
                 continue
-            jobs = start_lanes(session, send_id, lanes=settings.dispatch_lanes, now=now)
+            jobs = start_lanes(session, workspace_id, send_id, lanes=settings.dispatch_lanes, now=now)
         report.restarted_sends += 1
         emit(jobs)
 

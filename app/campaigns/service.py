@@ -202,7 +202,7 @@ def resume(
             Send.campaign_id == campaign.id, Send.status.in_((SendStatus.planning, SendStatus.dispatching))
         )
     ):
-        jobs += start_lanes(session, send_id, lanes=settings.dispatch_lanes, now=now)
+        jobs += start_lanes(session, campaign.workspace_id, send_id, lanes=settings.dispatch_lanes, now=now)
     session.flush()
     return campaign, jobs
 

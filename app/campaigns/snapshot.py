@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -51,7 +52,8 @@ def _new_id(session: Session) -> ColumnElement[Any]:
 
 
 def _at(value: datetime | None) -> ColumnElement[Any]:
-    return literal(value, UtcDateTime()) if value is not None else null()
+    """An instant as a typed SQL value (a bare NULL would be text in a Postgres subquery)."""
+    return literal(value, UtcDateTime()) if value is not None else cast(null(), UtcDateTime())
 
 
 def _expiry(campaign: Campaign) -> timedelta | None:
@@ -91,10 +93,10 @@ def insert_by_habit(
     def instant_of(shift: timedelta | None) -> ColumnElement[Any]:
         # Hours whose instant is skipped (past at launch) are absent, so they map to NULL.
         if shift is None:
-            return null()
+            return _at(None)
         whens = {hour: _at(at + shift) for hour, at in by_hour.items() if at is not None}
-        known = case(whens, value=habit.c.hour, else_=null()) if whens else null()
-        orphan = _at(fallback + shift) if fallback is not None else null()
+        known = case(whens, value=habit.c.hour, else_=_at(None)) if whens else _at(None)
+        orphan = _at(fallback + shift if fallback is not None else None)
         return case((habit.c.hour.is_(None), orphan), else_=known)
 
     joined = (
@@ -135,11 +137,11 @@ def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, no
         rows.c.user_id,
         literal(campaign.channel, String()),
         literal(DeliveryStatus.queued.value, String()),
-        cast(rows.c.due_at, UtcDateTime()),
-        cast(rows.c.expires_at, UtcDateTime()),
+        rows.c.due_at,
+        rows.c.expires_at,
         literal(0, Integer()),
         _at(now),
-    )
+    ).where(true())  # SQLite parses "SELECT ... ON CONFLICT" only after a WHERE
     stmt = (
         sql.insert(session, Delivery)
         .from_select(list(_COLUMNS), source)

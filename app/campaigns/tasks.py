@@ -67,7 +67,7 @@ def handle_triggers(ctx: TaskContext, *, workspace_id: str, event_ids: list[str]
             job
             for send_id, due in touched.items()
             if due and send_id in running
-            for job in start_lanes(session, send_id, lanes=lanes, now=now)
+            for job in start_lanes(session, uuid.UUID(workspace_id), send_id, lanes=lanes, now=now)
         ]
     _emitter(ctx)(jobs)
     return len(touched)

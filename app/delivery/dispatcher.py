@@ -87,12 +87,12 @@ class _Decisions:
 
 
 def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
-    send = session.get(Send, send_id)
+    send = session.scalars(select(Send).where(Send.id == send_id)).first()
     if send is None:
         return None
     campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
     workspace = session.get(Workspace, send.workspace_id)
-    policy = session.get(DeliveryPolicy, send.workspace_id)
+    policy = session.get(DeliveryPolicy, (send.workspace_id, send.workspace_id))
     return _Setup(send, campaign, policy, workspace.timezone if workspace else "UTC")
 
 
@@ -366,7 +366,7 @@ def dispatch_chunk(
         report.lost = len(outcomes) - written
         jobs: list[Job] = []
         if full or decided.throttle_wait is not None:
-            jobs = start_lanes(session, send_id, lanes=1, now=now)
+            jobs = start_lanes(session, workspace_id, send_id, lanes=1, now=now)
     if decided.throttle_wait is not None and not full:
         delay = min(MAX_LANE_DELAY_S, max(0.05, decided.throttle_wait))
         jobs = [Job(j.name, j.kwargs, delay_s=delay) for j in jobs]

@@ -22,10 +22,9 @@ def lane_job(workspace_id: uuid.UUID, send_id: uuid.UUID) -> Job:
     return Job(DISPATCH_TASK, {"workspace_id": str(workspace_id), "send_id": str(send_id)})
 
 
-def start_lanes(session: Session, send_id: uuid.UUID, *, lanes: int, now: datetime) -> list[Job]:
+def start_lanes(
+    session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID, *, lanes: int, now: datetime
+) -> list[Job]:
     """Mark the send's lanes as seen now and return the jobs that start them."""
-    send = session.get(Send, send_id)
-    if send is None:
-        return []
     session.execute(update(Send).where(Send.id == send_id).values(dispatch_seen_at=now))
-    return [lane_job(send.workspace_id, send_id) for _ in range(lanes)]
+    return [lane_job(workspace_id, send_id) for _ in range(lanes)]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.delivery import channels
+from app.kit.db import Database
 
 
 class RecordingChannel:
@@ -33,3 +34,17 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingChannel]:
     channel = RecordingChannel()
     monkeypatch.setattr(channels, "channel_for", lambda _name, _settings: channel)
     yield channel
+
+
+@pytest.fixture
+def tuned(database: Database) -> Iterator[Callable[..., Database]]:
+    """A Database like the test one with some settings changed (chunk size, lease...)."""
+    made: list[Database] = []
+
+    def make(**changes: object) -> Database:
+        made.append(Database(database.settings.model_copy(update=changes)))
+        return made[-1]
+
+    yield make
+    for db in made:
+        db.dispose()

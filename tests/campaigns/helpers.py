@@ -40,6 +40,7 @@ def add_users(
                 "last_seen_at": T0,
                 "created_at": T0,
                 "updated_at": T0,
+                **dict.fromkeys(("email", "timezone", "first_name", "last_name", "locale", "country")),
                 **user,
             }
         )
