@@ -120,25 +120,20 @@ def _addresses(
 
 
 def _buckets(setup: _Setup) -> list[Bucket]:
+    """The rates this chunk must respect, per second: the campaign's N per minute, the
+    workspace's rate, the channel's provider rate."""
     workspace = str(setup.send.workspace_id)
-    found: list[Bucket] = []
+    rates: dict[str, float] = {}
     per_minute = setup.campaign.limits.get("per_minute")
     if per_minute:
-        found.append(
-            Bucket(f"{workspace}:campaign:{setup.campaign.id}", per_minute / 60.0, float(per_minute))
-        )
+        rates[f"{workspace}:campaign:{setup.campaign.id}"] = per_minute / 60.0
     if setup.policy is not None:
         if setup.policy.rate_per_second:
-            rate = float(setup.policy.rate_per_second)
-            found.append(Bucket(f"{workspace}:workspace", rate, rate))
+            rates[f"{workspace}:workspace"] = float(setup.policy.rate_per_second)
         channel_rate = (setup.policy.channel_rates or {}).get(setup.campaign.channel)
         if channel_rate:
-            found.append(
-                Bucket(
-                    f"{workspace}:channel:{setup.campaign.channel}", float(channel_rate), float(channel_rate)
-                )
-            )
-    return found
+            rates[f"{workspace}:channel:{setup.campaign.channel}"] = float(channel_rate)
+    return [Bucket.per_second(key, rate) for key, rate in rates.items()]
 
 
 def _decide(

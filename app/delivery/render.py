@@ -15,8 +15,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app.kit.errors import Invalid
 
-_text = ImmutableSandboxedEnvironment(autoescape=False)
-_html = ImmutableSandboxedEnvironment(autoescape=True)
+
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+_text = ImmutableSandboxedEnvironment(autoescape=False, finalize=_blank_none)
+_html = ImmutableSandboxedEnvironment(autoescape=True, finalize=_blank_none)
 _MARKERS = ("{{", "{%", "{#")
 
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {

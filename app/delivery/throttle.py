@@ -20,6 +20,12 @@ class Bucket:
     rate: float  # tokens per second
     burst: float  # capacity
 
+    @classmethod
+    def per_second(cls, key: str, rate: float) -> Bucket:
+        """A bucket holding one second's worth (at least one token): never more than
+        ``rate * (t + 1 s)`` messages in any ``t`` seconds."""
+        return cls(key, rate, max(1.0, rate))
+
 
 class Buckets(Protocol):
     def take(self, buckets: Sequence[Bucket], wanted: int, now: float) -> tuple[int, float]:

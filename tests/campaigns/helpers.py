@@ -3,9 +3,11 @@ with a controllable clock."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -76,28 +78,51 @@ class Lanes:
     def tick(self, now: datetime) -> planner.TickReport:
         return planner.tick(self.database, self.database.settings, self.emit, now=now)
 
+    def _execute(self, job: Job, now: datetime) -> list[Job]:
+        ws, send = uuid.UUID(job.kwargs["workspace_id"]), job.kwargs.get("send_id")
+        if job.name == DISPATCH_TASK:
+            report, more = dispatcher.dispatch_chunk(
+                self.database, self.buckets, workspace_id=ws, send_id=uuid.UUID(send), now=now
+            )
+            self.reports.append(report)
+            return more
+        if job.name == "campaigns.plan_send":
+            outcome = planner.plan_send(self.database, self.database.settings, ws, uuid.UUID(send), now=now)
+            return outcome[1] if outcome else []
+        raise AssertionError(f"unexpected job {job.name}")
+
     def run(self, now: datetime, *, limit: int = 10_000) -> int:
-        """Run queued jobs (and the ones they queue) at ``now``; returns how many ran."""
+        """Run queued jobs (and the ones they queue) at ``now``, ignoring delays."""
         ran = 0
         while self.jobs and ran < limit:
-            job = self.jobs.pop(0)
             ran += 1
-            ws, send = uuid.UUID(job.kwargs["workspace_id"]), job.kwargs.get("send_id")
-            if job.name == DISPATCH_TASK:
-                report, more = dispatcher.dispatch_chunk(
-                    self.database, self.buckets, workspace_id=ws, send_id=uuid.UUID(send), now=now
-                )
-                self.reports.append(report)
-                self.jobs.extend(more)
-            elif job.name == "campaigns.plan_send":
-                outcome = planner.plan_send(
-                    self.database, self.database.settings, ws, uuid.UUID(send), now=now
-                )
-                if outcome:
-                    self.jobs.extend(outcome[1])
-            else:
-                raise AssertionError(f"unexpected job {job.name}")
+            self.jobs.extend(self._execute(self.jobs.pop(0), now))
         return ran
+
+    def simulate(self, start: datetime, end: datetime, *, tick_every: float = 60.0) -> None:
+        """Run jobs when their delay has passed and planner ticks every ``tick_every`` seconds,
+        on a simulated clock from ``start`` to ``end``."""
+        ready: list[tuple[datetime, int, Job]] = []
+        order = itertools.count()
+
+        def schedule(jobs: list[Job], now: datetime) -> None:
+            for job in jobs:
+                heapq.heappush(ready, (now + timedelta(seconds=job.delay_s), next(order), job))
+
+        schedule(self.jobs, start)
+        self.jobs.clear()
+        next_tick = start
+        while True:
+            if next_tick <= end and (not ready or next_tick <= ready[0][0]):
+                self.tick(next_tick)
+                schedule(self.jobs, next_tick)
+                self.jobs.clear()
+                next_tick += timedelta(seconds=tick_every)
+            elif ready and ready[0][0] <= end:
+                now, _, job = heapq.heappop(ready)
+                schedule(self._execute(job, now), now)
+            else:
+                return
 
     def settle(self, now: datetime) -> None:
         """A tick and every job it leads to."""
