@@ -11,7 +11,7 @@ import time as clock
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7
 from app.kit.timezones import next_local_time
+from app.kit.unit_of_work import UOW_KEY, UnitOfWork
 from app.models import (
     Campaign,
     CampaignStatus,
@@ -41,10 +42,6 @@ CACHE_TTL_S = 30.0
 
 _cache: dict[uuid.UUID, tuple[float, frozenset[str]]] = {}
 _cache_lock = threading.Lock()
-
-
-class Enqueuer(Protocol):
-    def enqueue(self, name: str, **kwargs: Any) -> None: ...
 
 
 def _live_triggers(session: Session) -> list[Campaign]:
@@ -78,18 +75,28 @@ def forget_cache(workspace_id: uuid.UUID) -> None:
 
 
 def handoff(
-    uow: Enqueuer, session: Session, workspace_id: uuid.UUID, events: Iterable[tuple[uuid.UUID | None, str]]
+    session_or_uow: Session | UnitOfWork,
+    workspace_id: uuid.UUID,
+    events: Iterable[tuple[uuid.UUID | None, str]],
 ) -> int:
-    """Queue the trigger task for stored events (id, name) some live trigger listens to; the
-    job is sent after the ingest transaction commits. Returns how many events were handed over."""
+    """Queue the trigger task for stored events ``(id or None, name)`` that some running
+    trigger listens to. The job is sent after the ingest transaction commits (and dropped if
+    it rolls back). Returns how many events were handed over."""
+    if isinstance(session_or_uow, UnitOfWork):
+        uow: UnitOfWork | None = session_or_uow
+        session = session_or_uow.session
+    else:
+        session = session_or_uow
+        uow = session.info.get(UOW_KEY)
+    if uow is None:
+        return 0  # outside a request (demo data, scripts): nothing listens for the commit
     names = live_trigger_events(session, workspace_id)
     if not names:
         return 0
     ids = [str(event_id) for event_id, name in events if event_id is not None and name in names]
     for start in range(0, len(ids), EVENTS_PER_JOB):
-        uow.enqueue(
-            HANDLE_TASK, workspace_id=str(workspace_id), event_ids=ids[start : start + EVENTS_PER_JOB]
-        )
+        chunk = ids[start : start + EVENTS_PER_JOB]
+        uow.enqueue(HANDLE_TASK, workspace_id=str(workspace_id), event_ids=chunk)
     return len(ids)
 
 
@@ -146,28 +153,28 @@ def matches(filters: Sequence[PropertyFilter], properties: dict[str, Any]) -> bo
 def _enter(
     session: Session, campaign: Campaign, rule: Triggered, firsts: dict[uuid.UUID, datetime]
 ) -> set[uuid.UUID]:
-    """Apply the re-entry rule in one atomic upsert; returns the users who entered now."""
-    rows = [
-        {
-            "workspace_id": campaign.workspace_id,
-            "id": trigger_entry_id(campaign.id, user_id),
-            "campaign_id": campaign.id,
-            "user_id": user_id,
-            "entered_at": at,
-            "entries": 1,
-        }
-        for user_id, at in sorted(firsts.items())
-    ]
-    stmt = sql.insert(session, TriggerEntry)
-    if rule.reentry == "once":
-        stmt = stmt.on_conflict_do_nothing(index_elements=["workspace_id", "id"])
-    else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["workspace_id", "id"],
-            set_={"entered_at": stmt.excluded.entered_at, "entries": TriggerEntry.entries + 1},
-            where=TriggerEntry.entered_at <= stmt.excluded.entered_at - timedelta(days=rule.reentry_days),
+    """Apply the re-entry rule, one atomic upsert per user; returns the users who entered."""
+    entered: set[uuid.UUID] = set()
+    for user_id, at in sorted(firsts.items()):
+        stmt = sql.insert(session, TriggerEntry).values(
+            workspace_id=campaign.workspace_id,
+            id=trigger_entry_id(campaign.id, user_id),
+            campaign_id=campaign.id,
+            user_id=user_id,
+            entered_at=at,
+            entries=1,
         )
-    return set(session.execute(stmt.returning(TriggerEntry.user_id), rows).scalars())
+        if rule.reentry == "once":
+            stmt = stmt.on_conflict_do_nothing(index_elements=["workspace_id", "id"])
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["workspace_id", "id"],
+                set_={"entered_at": at, "entries": TriggerEntry.entries + 1},
+                where=TriggerEntry.entered_at <= at - timedelta(days=rule.reentry_days),
+            )
+        if session.execute(stmt.returning(TriggerEntry.user_id)).first() is not None:
+            entered.add(user_id)
+    return entered
 
 
 def _trigger_send(session: Session, campaign: Campaign, day: str, now: datetime) -> uuid.UUID:
