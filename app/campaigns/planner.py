@@ -99,7 +99,7 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
         planned.append(zone)
     send.planned_zones = planned
     send.planned_count += queued
-    horizon = planning_horizon(timing)
+    horizon = planning_horizon(timing, send.starts_at)
     if waiting or horizon > now:
         send.next_plan_at = min([*waiting, horizon] if horizon > now else waiting)
     else:

@@ -123,8 +123,9 @@ def optimal_instants(
     return by_hour, _wall_instant(timing, timing.wall, zone, starts_at)
 
 
-def planning_horizon(timing: Timing) -> datetime:
-    """After this instant no zone can still be waiting, so planning is complete."""
+def planning_horizon(timing: Timing, starts_at: datetime | None = None) -> datetime:
+    """After this instant no zone can still be waiting, so planning is complete. A send that
+    starts before its first zone is due has no zone past at start, so none moves a day."""
     if timing.mode == "utc":
         assert timing.at is not None
         return timing.at
@@ -132,8 +133,8 @@ def planning_horizon(timing: Timing) -> datetime:
     if timing.mode == "optimal":
         return local_to_utc(timing.day, MIDNIGHT, LATEST_ZONE)
     assert timing.wall is not None
-    last_day = timing.day + timedelta(days=1 if timing.past_zones == "next_day" else 0)
-    return local_to_utc(last_day, timing.wall, LATEST_ZONE)
+    shifted = timing.past_zones == "next_day" and (starts_at is None or starts_at > earliest_moment(timing))
+    return local_to_utc(timing.day + timedelta(days=int(shifted)), timing.wall, LATEST_ZONE)
 
 
 def earliest_moment(timing: Timing) -> datetime:
