@@ -146,8 +146,9 @@ def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, no
         sql.insert(session, Delivery)
         .from_select(list(_COLUMNS), source)
         .on_conflict_do_nothing(index_elements=["workspace_id", "send_id", "user_id"])
+        .execution_options(preserve_rowcount=True)  # INSERT counts are not kept by default
     )
-    return session.execute(stmt).rowcount or 0
+    return session.connection().execute(stmt).rowcount
 
 
 def utc_hour(session: Session, column: Any) -> ColumnElement[int]:

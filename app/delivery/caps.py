@@ -72,27 +72,51 @@ def open_book(
     now: datetime,
 ) -> CapBook:
     ids = sorted(set(user_ids))
-    if ids:
+    if not ids:
+        return CapBook(caps, {}, now)
+    if session.get_bind().dialect.name == "postgresql":
+        recent = _lock_postgres(session, workspace_id, ids)
+    else:  # SQLite: the INSERT takes the database's write lock, which serialises writers
         session.execute(
             sql.insert(session, FrequencyState).on_conflict_do_nothing(index_elements=["workspace_id", "id"]),
             [{"workspace_id": workspace_id, "id": user_id, "recent": []} for user_id in ids],
         )
-    stmt = (
-        select(F.c.id, F.c.recent).where(F.c.workspace_id == workspace_id, F.c.id.in_(ids)).order_by(F.c.id)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    recent = {row.id: list(row.recent or []) for row in session.connection().execute(stmt)}
+        stmt = select(F.c.id, F.c.recent).where(F.c.workspace_id == workspace_id, F.c.id.in_(ids))
+        recent = {row.id: list(row.recent or []) for row in session.connection().execute(stmt)}
     return CapBook(caps, recent, now)
 
 
+# Create the missing rows, then lock them all in id order; JSON travels as text (parsed by orjson).
+_CREATE_POSTGRES = text(
+    """
+    INSERT INTO frequency_states (workspace_id, id, recent)
+    SELECT :workspace_id, u, '[]'::jsonb FROM unnest(CAST(:ids AS uuid[])) AS u
+    ON CONFLICT (workspace_id, id) DO NOTHING
+    """
+)
+_LOCK_POSTGRES = text(
+    """
+    SELECT id, recent::text FROM frequency_states
+    WHERE workspace_id = :workspace_id AND id = ANY(CAST(:ids AS uuid[]))
+    ORDER BY id FOR UPDATE
+    """
+)
 _SAVE_POSTGRES = text(
     """
-    UPDATE frequency_states AS f SET recent = v.recent
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:recents AS jsonb[])) AS v(id, recent)
+    UPDATE frequency_states AS f SET recent = CAST(v.recent AS jsonb)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:recents AS text[])) AS v(id, recent)
     WHERE f.workspace_id = :workspace_id AND f.id = v.id
     """
 )
+
+
+def _lock_postgres(
+    session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Any]]:
+    connection = session.connection()
+    params = {"workspace_id": workspace_id, "ids": ids}
+    connection.execute(_CREATE_POSTGRES, params)
+    return {row[0]: orjson.loads(row[1]) for row in connection.execute(_LOCK_POSTGRES, params)}
 
 
 def save(session: Session, workspace_id: uuid.UUID, book: CapBook) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.campaigns.audience import effective_zone
@@ -74,7 +74,7 @@ class _Setup:
 @dataclass
 class _Pending:
     row: Claimed
-    user: Any
+    user: ledger.Recipient
     variant: str
     addresses: list[dict[str, Any]]
 
@@ -87,17 +87,20 @@ class _Decisions:
 
 
 def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
-    send = session.scalars(select(Send).where(Send.id == send_id)).first()
-    if send is None:
-        return None
-    campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
-    workspace = session.get(Workspace, send.workspace_id)
-    policy = session.get(DeliveryPolicy, (send.workspace_id, send.workspace_id))
-    return _Setup(send, campaign, policy, workspace.timezone if workspace else "UTC")
+    """Everything a chunk needs to know, in one round trip (read fresh every chunk, so a pause
+    or a policy change takes effect at the next chunk)."""
+    row = session.execute(
+        select(Send, Campaign, DeliveryPolicy, Workspace.timezone)
+        .join(Campaign, and_(Campaign.workspace_id == Send.workspace_id, Campaign.id == Send.campaign_id))
+        .join(Workspace, Workspace.id == Send.workspace_id)
+        .outerjoin(DeliveryPolicy, DeliveryPolicy.workspace_id == Send.workspace_id)
+        .where(Send.id == send_id)
+    ).first()
+    return None if row is None else _Setup(*row)
 
 
 def _addresses(
-    session: Session, channel: str, users: dict[uuid.UUID, Any]
+    session: Session, channel: str, users: dict[uuid.UUID, ledger.Recipient]
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     if channel == "email":
         return {uid: [{"email": u.email}] for uid, u in users.items() if u.email}
@@ -146,16 +149,16 @@ def _decide(
 ) -> _Decisions:
     campaign, policy = setup.campaign, setup.policy
     workspace_id = setup.send.workspace_id
-    users = ledger.users(session, workspace_id, [c.user_id for c in claimed])
-    addresses = _addresses(session, campaign.channel, users)
+    addresses = _addresses(session, campaign.channel, {c.user_id: c.user for c in claimed if c.user})
     result = _Decisions()
     final = result.outcomes.append
     pending: list[_Pending] = []
     for row in claimed:
-        user = users.get(row.user_id)
-        if row.expires_at is not None and now > row.expires_at:
+        if row.user is None:
+            final(ledger.Outcome(row.id, suppressed("erased")))
+        elif row.expires_at is not None and now > row.expires_at:
             final(ledger.Outcome(row.id, DeliveryStatus.expired))
-        elif user is None or unsubscribed(campaign.channel, user):
+        elif unsubscribed(campaign.channel, row.user):
             final(ledger.Outcome(row.id, suppressed("unsubscribed")))
         elif row.user_id not in addresses:
             final(ledger.Outcome(row.id, suppressed("no_address")))
@@ -164,7 +167,7 @@ def _decide(
             if variant == CONTROL:
                 final(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
             else:
-                pending.append(_Pending(row, user, variant, addresses[row.user_id]))
+                pending.append(_Pending(row, row.user, variant, addresses[row.user_id]))
 
     cap_rules = [caps.Cap.parse(c) for c in (policy.frequency_caps if policy else [])]
     book = (
@@ -215,9 +218,9 @@ def _decide(
     return result
 
 
-def _user_context(user: Any) -> dict[str, Any]:
+def _user_context(user: ledger.Recipient) -> dict[str, Any]:
     fields = {name: getattr(user, name) for name in ledger.USER_FIELDS if not name.endswith("_status")}
-    return {**fields, "attributes": user.attributes or {}}
+    return {**fields, "attributes": user.attributes}
 
 
 def _messages(setup: _Setup, pending: list[_Pending]) -> tuple[list[OutboundMessage], list[ledger.Outcome]]:

@@ -8,12 +8,15 @@ the claimer's own lease, so a worker that lost its lease cannot overwrite the ro
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, exists, literal, select, text, update
+import orjson
+from sqlalchemy import Text, and_, any_, bindparam, case, cast, exists, literal, select, text, update
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from app.models import Delivery, DeliveryStatus, Send, SendStatus, User
@@ -27,6 +30,40 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# The user columns a claim returns (the claim's SQL lists them in this order).
+USER_FIELDS = (
+    "external_id",
+    "email",
+    "phone",
+    "timezone",
+    "locale",
+    "country",
+    "first_name",
+    "last_name",
+    "email_status",
+    "push_status",
+    "in_app_status",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What dispatch needs of a user: address fields, subscriptions, zone, template data."""
+
+    external_id: str
+    email: str | None
+    phone: str | None
+    timezone: str | None
+    locale: str | None
+    country: str | None
+    first_name: str | None
+    last_name: str | None
+    email_status: str
+    push_status: str
+    in_app_status: str
+    attributes: dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     id: uuid.UUID
@@ -34,6 +71,40 @@ class Claimed:
     due_at: datetime
     expires_at: datetime | None
     attempts: int
+    user: Recipient | None  # None: erased since planning
+
+
+_ROW = (D.c.id, D.c.user_id, D.c.due_at, D.c.expires_at, D.c.attempts)
+# Attributes travel as text and are parsed with orjson (the driver's JSON parsing is slower).
+_USER = (*(U.c[name] for name in USER_FIELDS), cast(U.c.attributes, Text))
+
+_CLAIM_POSTGRES = text(
+    """
+    WITH picked AS (
+        SELECT id, user_id FROM deliveries
+        WHERE workspace_id = :workspace_id AND send_id = :send_id
+          AND status = 'queued' AND due_at <= :now
+        ORDER BY due_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries AS d
+    SET status = 'sending', lease_until = :lease_until, attempts = d.attempts + 1
+    FROM picked LEFT JOIN users AS u ON u.workspace_id = :workspace_id AND u.id = picked.user_id
+    WHERE d.workspace_id = :workspace_id AND d.id = picked.id
+    RETURNING d.id, d.user_id, d.due_at, d.expires_at, d.attempts,
+        u.external_id, u.email, u.phone, u.timezone, u.locale, u.country, u.first_name, u.last_name,
+        u.email_status, u.push_status, u.in_app_status, u.attributes::text
+    """
+)
+
+
+def _claimed(row: Any, user: Any) -> Claimed:
+    if user[0] is None:  # the user was erased after planning
+        return Claimed(*row, user=None)
+    fields = list(user)
+    fields[-1] = orjson.loads(fields[-1]) if fields[-1] else {}
+    return Claimed(*row, user=Recipient(*fields))
 
 
 def claim(
@@ -45,11 +116,34 @@ def claim(
     lease_until: datetime,
     limit: int,
 ) -> list[Claimed]:
-    """Move up to ``limit`` due queued rows to ``sending`` under a lease, lowest ids first.
+    """Move up to ``limit`` due queued rows to ``sending`` under a lease, earliest due first,
+    and return them with their users.
 
-    ``ORDER BY id`` over the partial index of queued rows keeps this an index range scan;
-    ``SKIP LOCKED`` lets parallel lanes take disjoint chunks without waiting.
+    The order (due_at, id) is that of the partial index of queued rows, so the claim is a
+    range scan of it; ``SKIP LOCKED`` lets parallel lanes take disjoint chunks without waiting.
     """
+    connection = session.connection()
+    if _is_postgres(session):  # one round trip: the users come back with the claim
+        params = {"workspace_id": workspace_id, "send_id": send_id, "now": now, "limit": limit}
+        rows = connection.execute(_CLAIM_POSTGRES, {**params, "lease_until": lease_until})
+        claimed = [_claimed(row[:5], row[5:]) for row in rows]
+    else:
+        claimed = _claim_sqlite(
+            connection, workspace_id, send_id, now=now, lease_until=lease_until, limit=limit
+        )
+    return sorted(claimed, key=lambda c: c.id)
+
+
+def _claim_sqlite(
+    connection: Any,
+    workspace_id: uuid.UUID,
+    send_id: uuid.UUID,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[Claimed]:
+    """SQLite serialises writers, so no row locks; and its RETURNING cannot name a joined table."""
     picked = (
         select(D.c.id)
         .where(
@@ -58,44 +152,19 @@ def claim(
             D.c.status == DeliveryStatus.queued,
             D.c.due_at <= now,
         )
-        .order_by(D.c.id)
+        .order_by(D.c.due_at, D.c.id)
         .limit(limit)
     )
-    if _is_postgres(session):
-        picked = picked.with_for_update(skip_locked=True)
-    picked_cte = picked.cte("picked")
     stmt = (
         update(D)
-        .where(D.c.workspace_id == workspace_id, D.c.id == picked_cte.c.id)
+        .where(D.c.workspace_id == workspace_id, D.c.id.in_(picked.scalar_subquery()))
         .values(status=DeliveryStatus.sending, lease_until=lease_until, attempts=D.c.attempts + 1)
-        .returning(D.c.id, D.c.user_id, D.c.due_at, D.c.expires_at, D.c.attempts)
+        .returning(*_ROW)
     )
-    rows = session.connection().execute(stmt).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
-
-
-USER_FIELDS = (
-    "external_id",
-    "email",
-    "phone",
-    "timezone",
-    "locale",
-    "country",
-    "first_name",
-    "last_name",
-    "attributes",
-    "email_status",
-    "push_status",
-    "in_app_status",
-)
-
-
-def users(
-    session: Session, workspace_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
-    columns = [U.c.id, *(U.c[name] for name in USER_FIELDS)]
-    stmt = select(*columns).where(U.c.workspace_id == workspace_id, U.c.id.in_(user_ids))
-    return {row.id: row for row in session.connection().execute(stmt)}
+    rows = connection.execute(stmt).all()
+    found = select(U.c.id, *_USER).where(U.c.workspace_id == workspace_id, U.c.id.in_([r[1] for r in rows]))
+    users = {user[0]: user[1:] for user in connection.execute(found)}
+    return [_claimed(row, users.get(row[1], (None,))) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +186,58 @@ class Outcome:
 def write(
     session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
 ) -> int:
-    """Write many rows' outcomes in one statement; returns how many still held our lease."""
+    """Write many rows' outcomes; returns how many still held our lease.
+
+    Rows sharing an outcome (all but the id; log and batch providers often return no provider
+    id) go in one ``UPDATE ... WHERE id = ANY(...)`` per group, so a chunk is a handful of
+    statements; rows with their own provider ids go in one bulk statement.
+    """
+    groups: dict[tuple[Any, ...], list[uuid.UUID]] = defaultdict(list)
+    distinct: list[Outcome] = []
+    for o in outcomes:
+        if o.provider_id is None:
+            groups[(o.status, o.variant, o.error, o.sent_at, o.due_at, o.refund_attempt)].append(o.id)
+        else:
+            distinct.append(o)
+    written = sum(
+        _write_group(
+            session, workspace_id, lease_until, Outcome(uuid.UUID(int=0), *key[:2], None, *key[2:]), ids
+        )
+        for key, ids in groups.items()
+    )
+    return written + _write_each(session, workspace_id, lease_until, distinct)
+
+
+def _write_group(
+    session: Session, workspace_id: uuid.UUID, lease_until: datetime, shared: Outcome, ids: list[uuid.UUID]
+) -> int:
+    values: dict[str, Any] = {
+        "status": shared.status,
+        "variant": shared.variant,
+        "error": shared.error,
+        "sent_at": shared.sent_at,
+        "attempts": D.c.attempts - int(shared.refund_attempt),
+        "lease_until": None,
+    }
+    if shared.due_at is not None:
+        values["due_at"] = shared.due_at
+    ids_match = D.c.id == any_(array(ids)) if _is_postgres(session) else D.c.id.in_(ids)
+    stmt = (
+        update(D)
+        .where(
+            D.c.workspace_id == workspace_id,
+            ids_match,
+            D.c.status == DeliveryStatus.sending,
+            D.c.lease_until == lease_until,
+        )
+        .values(values)
+    )
+    return session.connection().execute(stmt).rowcount
+
+
+def _write_each(
+    session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
+) -> int:
     if not outcomes:
         return 0
     if _is_postgres(session):

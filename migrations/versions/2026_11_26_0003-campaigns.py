@@ -21,6 +21,38 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('deliveries',
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('send_id', sa.Uuid(), nullable=False),
+    sa.Column('campaign_id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('variant', sa.String(length=40), nullable=True),
+    sa.Column('status', sa.String(length=40), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.SmallInteger(), nullable=False),
+    sa.Column('provider_id', sa.String(length=255), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('clicked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('converted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_deliveries'))
+    )
+    op.create_index('ix_deliveries_workspace_id_lease_until_sending', 'deliveries', ['workspace_id', 'lease_until'], unique=False, postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
+    op.create_index('ix_deliveries_workspace_id_send_id_due_at_id_queued', 'deliveries', ['workspace_id', 'send_id', 'due_at', 'id'], unique=False, postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
+    op.create_index('ix_deliveries_workspace_id_send_id_user_id', 'deliveries', ['workspace_id', 'send_id', 'user_id'], unique=True)
+    op.create_table('frequency_states',
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('recent', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_frequency_states'))
+    )
     op.create_table('campaigns',
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
@@ -58,14 +90,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_delivery_policies_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_delivery_policies'))
     )
-    op.create_table('frequency_states',
-    sa.Column('recent', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('workspace_id', sa.Uuid(), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.ForeignKeyConstraint(['workspace_id', 'id'], ['users.workspace_id', 'users.id'], name=op.f('fk_frequency_states_workspace_id_id_users'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_frequency_states_workspace_id_workspaces'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_frequency_states'))
-    )
     op.create_table('sends',
     sa.Column('campaign_id', sa.Uuid(), nullable=False),
     sa.Column('occurrence', sa.String(length=40), nullable=False),
@@ -99,35 +123,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_trigger_entries_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_trigger_entries'))
     )
-    op.create_table('deliveries',
-    sa.Column('send_id', sa.Uuid(), nullable=False),
-    sa.Column('campaign_id', sa.Uuid(), nullable=False),
-    sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('channel', sa.String(length=16), nullable=False),
-    sa.Column('variant', sa.String(length=40), nullable=True),
-    sa.Column('status', sa.String(length=40), nullable=False),
-    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.SmallInteger(), nullable=False),
-    sa.Column('provider_id', sa.String(length=255), nullable=True),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('clicked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('converted_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('workspace_id', sa.Uuid(), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.ForeignKeyConstraint(['workspace_id', 'send_id'], ['sends.workspace_id', 'sends.id'], name=op.f('fk_deliveries_workspace_id_send_id_sends'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id', 'user_id'], ['users.workspace_id', 'users.id'], name=op.f('fk_deliveries_workspace_id_user_id_users'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_deliveries_workspace_id_workspaces'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_deliveries'))
-    )
-    op.create_index('ix_deliveries_workspace_id_lease_until_sending', 'deliveries', ['workspace_id', 'lease_until'], unique=False, postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
-    op.create_index('ix_deliveries_workspace_id_send_id_id_queued', 'deliveries', ['workspace_id', 'send_id', 'id'], unique=False, postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
-    op.create_index('ix_deliveries_workspace_id_send_id_user_id', 'deliveries', ['workspace_id', 'send_id', 'user_id'], unique=True)
 
     if op.get_bind().dialect.name == "postgresql":
         # RFC 9562 UUIDv7 (48-bit Unix ms, version 7) from a random v4; Postgres 18 has uuidv7().
@@ -147,15 +142,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS nudge_uuid7()")
-    op.drop_index('ix_deliveries_workspace_id_send_id_user_id', table_name='deliveries')
-    op.drop_index('ix_deliveries_workspace_id_send_id_id_queued', table_name='deliveries', postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
-    op.drop_index('ix_deliveries_workspace_id_lease_until_sending', table_name='deliveries', postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
-    op.drop_table('deliveries')
     op.drop_table('trigger_entries')
     op.drop_index('ix_sends_workspace_id_status_next_plan_at', table_name='sends')
     op.drop_index('ix_sends_workspace_id_campaign_id_occurrence', table_name='sends')
     op.drop_table('sends')
-    op.drop_table('frequency_states')
     op.drop_table('delivery_policies')
     op.drop_index('ix_campaigns_workspace_id_status', table_name='campaigns')
     op.drop_table('campaigns')
+    op.drop_table('frequency_states')
+    op.drop_index('ix_deliveries_workspace_id_send_id_user_id', table_name='deliveries')
+    op.drop_index('ix_deliveries_workspace_id_send_id_due_at_id_queued', table_name='deliveries', postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
+    op.drop_index('ix_deliveries_workspace_id_lease_until_sending', table_name='deliveries', postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
+    op.drop_table('deliveries')

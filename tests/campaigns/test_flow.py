@@ -145,3 +145,22 @@ def test_tenant_rows_stay_in_their_workspace(database, tenant, other_tenant, rec
     assert statuses(database, other_tenant.workspace_id) == {}
     assert {m.workspace_id for m in recording.messages} == {tenant.workspace_id}
     assert all(isinstance(m.delivery_id, uuid.UUID) for m in recording.messages)
+
+
+@pytest.mark.smoke
+def test_user_erased_after_planning_is_settled_not_stuck(database, tenant, recording):
+    from app.users import service as users
+
+    ws = tenant.workspace_id
+    add_users(database, ws, [{"external_id": x} for x in ("stays", "goes")])
+    campaign_id, jobs = _launch(database, ws)
+    lanes = Lanes(database)
+    lanes.emit(jobs[:1])
+    lanes.run(T0, limit=1)  # planned, not dispatched
+    with database.transaction(ws) as session:
+        users.erase(session, "goes")
+    lanes.run(T0)
+    assert statuses(database, ws) == {"sent": 1, "suppressed:erased": 1}
+    lanes.settle(T0)
+    with database.transaction(ws) as session:
+        assert service.get(session, campaign_id).status == CampaignStatus.completed
