@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, any_, bindparam, case, cast, exists, literal, select, text, update
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Text, Uuid, and_, any_, bindparam, case, cast, exists, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.models import Delivery, DeliveryStatus, Send, SendStatus, User
@@ -131,7 +131,7 @@ def claim(
         claimed = _claim_sqlite(
             connection, workspace_id, send_id, now=now, lease_until=lease_until, limit=limit
         )
-    return sorted(claimed, key=lambda c: c.id)
+    return claimed
 
 
 def _claim_sqlite(
@@ -221,7 +221,9 @@ def _write_group(
     }
     if shared.due_at is not None:
         values["due_at"] = shared.due_at
-    ids_match = D.c.id == any_(array(ids)) if _is_postgres(session) else D.c.id.in_(ids)
+    ids_match = (
+        D.c.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid))) if _is_postgres(session) else D.c.id.in_(ids)
+    )
     stmt = (
         update(D)
         .where(
