@@ -282,11 +282,8 @@ def finish(database: Database, report: TickReport, *, now: datetime) -> None:
             campaign = session.scalars(
                 select(Campaign).where(Campaign.id == campaign_id).with_for_update(skip_locked=True)
             ).first()
-            if (
-                campaign is None
-                or campaign.status != CampaignStatus.running
-                or campaign.next_run_at is not None
-            ):
+            live_now = (CampaignStatus.scheduled, CampaignStatus.running)  # scheduled: nobody to plan
+            if campaign is None or campaign.status not in live_now or campaign.next_run_at is not None:
                 continue
             unfinished = session.scalar(
                 select(exists().where(Send.campaign_id == campaign_id, Send.status.in_(ACTIVE_SENDS)))

@@ -7,6 +7,7 @@ import pytest
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate
 from app.models import CampaignStatus
+from app.models.base import utcnow
 from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body, deliveries, statuses
 
 
@@ -163,4 +164,41 @@ def test_user_erased_after_planning_is_settled_not_stuck(database, tenant, recor
     assert statuses(database, ws) == {"sent": 1, "suppressed:erased": 1}
     lanes.settle(T0)
     with database.transaction(ws) as session:
+        assert service.get(session, campaign_id).status == CampaignStatus.completed
+
+
+@pytest.mark.smoke
+def test_embedded_worker_runs_plan_and_lanes(database, tenant, recording):
+    from app.worker.inprocess import InProcessWorker
+
+    ws = tenant.workspace_id
+    add_users(database, ws, [{"external_id": f"u{i}"} for i in range(40)])
+    _, jobs = _launch(database, ws, at=utcnow())
+    worker = InProcessWorker(database)
+    worker.start()
+    try:
+        for job in jobs:
+            worker.send(job)
+        worker.drain()
+    finally:
+        worker.stop()
+    assert statuses(database, ws) == {"sent": 40}
+    assert len(recording.messages) == 40
+
+
+def test_empty_audience_completes(database, tenant, recording):
+    campaign_id, jobs = _launch(database, tenant.workspace_id)
+    lanes = Lanes(database)
+    lanes.emit(jobs)
+    lanes.run(T0)
+    lanes.settle(T0)
+    with database.transaction(tenant.workspace_id) as session:
+        assert service.get(session, campaign_id).status == CampaignStatus.completed
+
+
+def test_local_time_campaign_with_nobody_completes(database, tenant, recording):
+    schedule = {"type": "local", "date": "2026-03-02", "time": "09:00"}
+    campaign_id, _ = _launch(database, tenant.workspace_id, schedule=schedule)
+    Lanes(database).settle(T0.replace(day=4))
+    with database.transaction(tenant.workspace_id) as session:
         assert service.get(session, campaign_id).status == CampaignStatus.completed
