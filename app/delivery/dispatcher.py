@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,6 +140,85 @@ def _buckets(setup: _Setup) -> list[Bucket]:
     return [Bucket.per_second(key, rate) for key, rate in rates.items()]
 
 
+Settle = Callable[[ledger.Outcome], None]
+
+
+def _screen(
+    setup: _Setup, claimed: list[Claimed], addresses: dict[uuid.UUID, Any], settle: Settle, now: datetime
+) -> list[_Pending]:
+    """Erased, expired, unsubscribed or unreachable users, and the control group."""
+    campaign = setup.campaign
+    pending: list[_Pending] = []
+    for row in claimed:
+        if row.user is None:
+            settle(ledger.Outcome(row.id, suppressed("erased")))
+        elif row.expires_at is not None and now > row.expires_at:
+            settle(ledger.Outcome(row.id, DeliveryStatus.expired))
+        elif unsubscribed(campaign.channel, row.user):
+            settle(ledger.Outcome(row.id, suppressed("unsubscribed")))
+        elif row.user_id not in addresses:
+            settle(ledger.Outcome(row.id, suppressed("no_address")))
+        else:
+            variant = assign_variant(campaign.id, row.user_id, campaign.variants, campaign.control_percent)
+            if variant == CONTROL:
+                settle(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
+            else:
+                pending.append(_Pending(row, row.user, variant, addresses[row.user_id]))
+    return pending
+
+
+def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[_Pending], settle: Settle) -> list[_Pending]:
+    if setup.campaign.limits.get("frequency_cap_exempt"):
+        return pending
+    allowed = []
+    for p in pending:
+        if book.allows(p.row.user_id, setup.campaign.channel, p.row.id):
+            allowed.append(p)
+        else:
+            settle(ledger.Outcome(p.row.id, suppressed("frequency_cap"), variant=p.variant))
+    return allowed
+
+
+def _quiet(setup: _Setup, pending: list[_Pending], settle: Settle, now: datetime) -> list[_Pending]:
+    """Users inside quiet hours: deferred to the window's end (expired if that is too late), or
+    dropped, as the campaign chooses."""
+    policy, rule = setup.policy, setup.campaign.limits.get("quiet_hours", "defer")
+    if (
+        policy is None
+        or policy.quiet_hours_start is None
+        or policy.quiet_hours_end is None
+        or rule == "ignore"
+    ):
+        return pending
+    quiet = QuietHours(policy.quiet_hours_start, policy.quiet_hours_end)
+    awake = []
+    for p in pending:
+        ends = quiet.window_end(now, effective_zone(p.user.timezone, setup.workspace_zone))
+        if ends is None:
+            awake.append(p)
+        elif rule == "drop":
+            settle(ledger.Outcome(p.row.id, suppressed("quiet_hours"), variant=p.variant))
+        elif p.row.expires_at is not None and ends > p.row.expires_at:
+            settle(ledger.Outcome(p.row.id, DeliveryStatus.expired, variant=p.variant))
+        else:
+            settle(ledger.Outcome(p.row.id, DeliveryStatus.queued, due_at=ends, refund_attempt=True))
+    return awake
+
+
+def _throttle(
+    setup: _Setup, buckets: Buckets, pending: list[_Pending], settle: Settle, now: datetime
+) -> tuple[list[_Pending], float | None]:
+    """Keep what the rates allow now; the rest goes back to the queue until tokens return."""
+    limits = _buckets(setup)
+    if not limits or not pending:
+        return pending, None
+    granted, wait = buckets.take(limits, len(pending), now.timestamp())
+    later = now + timedelta(seconds=wait)
+    for p in pending[granted:]:
+        settle(ledger.Outcome(p.row.id, DeliveryStatus.queued, due_at=later, refund_attempt=True))
+    return pending[:granted], wait if granted < len(pending) else None
+
+
 def _decide(
     session: Session,
     setup: _Setup,
@@ -147,72 +227,22 @@ def _decide(
     *,
     now: datetime,
 ) -> _Decisions:
-    campaign, policy = setup.campaign, setup.policy
-    workspace_id = setup.send.workspace_id
-    addresses = _addresses(session, campaign.channel, {c.user_id: c.user for c in claimed if c.user})
+    """Apply the rules in order; caps are checked and recorded under the users' row locks."""
+    workspace_id, channel = setup.send.workspace_id, setup.campaign.channel
     result = _Decisions()
-    final = result.outcomes.append
-    pending: list[_Pending] = []
-    for row in claimed:
-        if row.user is None:
-            final(ledger.Outcome(row.id, suppressed("erased")))
-        elif row.expires_at is not None and now > row.expires_at:
-            final(ledger.Outcome(row.id, DeliveryStatus.expired))
-        elif unsubscribed(campaign.channel, row.user):
-            final(ledger.Outcome(row.id, suppressed("unsubscribed")))
-        elif row.user_id not in addresses:
-            final(ledger.Outcome(row.id, suppressed("no_address")))
-        else:
-            variant = assign_variant(campaign.id, row.user_id, campaign.variants, campaign.control_percent)
-            if variant == CONTROL:
-                final(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
-            else:
-                pending.append(_Pending(row, row.user, variant, addresses[row.user_id]))
-
-    cap_rules = [caps.Cap.parse(c) for c in (policy.frequency_caps if policy else [])]
-    book = (
-        caps.open_book(session, workspace_id, [p.row.user_id for p in pending], cap_rules, now)
-        if cap_rules
-        else None
-    )
-    if book is not None and not campaign.limits.get("frequency_cap_exempt"):
-        allowed = []
+    settle = result.outcomes.append
+    addresses = _addresses(session, channel, {c.user_id: c.user for c in claimed if c.user})
+    pending = _screen(setup, claimed, addresses, settle, now)
+    cap_rules = [caps.Cap.parse(c) for c in (setup.policy.frequency_caps if setup.policy else [])]
+    book = None
+    if cap_rules:
+        book = caps.open_book(session, workspace_id, [p.row.user_id for p in pending], cap_rules, now)
+        pending = _over_cap(setup, book, pending, settle)
+    pending = _quiet(setup, pending, settle, now)
+    pending, result.throttle_wait = _throttle(setup, buckets, pending, settle, now)
+    if book is not None:  # exempt campaigns still count
         for p in pending:
-            if book.allows(p.row.user_id, campaign.channel, p.row.id):
-                allowed.append(p)
-            else:
-                final(ledger.Outcome(p.row.id, suppressed("frequency_cap"), variant=p.variant))
-        pending = allowed
-
-    quiet_rule = campaign.limits.get("quiet_hours", "defer")
-    if policy and policy.quiet_hours_start and policy.quiet_hours_end and quiet_rule != "ignore":
-        quiet = QuietHours(policy.quiet_hours_start, policy.quiet_hours_end)
-        awake = []
-        for p in pending:
-            ends = quiet.window_end(now, effective_zone(p.user.timezone, setup.workspace_zone))
-            if ends is None:
-                awake.append(p)
-            elif quiet_rule == "drop":
-                final(ledger.Outcome(p.row.id, suppressed("quiet_hours"), variant=p.variant))
-            elif p.row.expires_at is not None and ends > p.row.expires_at:
-                final(ledger.Outcome(p.row.id, DeliveryStatus.expired, variant=p.variant))
-            else:
-                final(ledger.Outcome(p.row.id, DeliveryStatus.queued, due_at=ends, refund_attempt=True))
-        pending = awake
-
-    limits = _buckets(setup)
-    if limits and pending:
-        granted, wait = buckets.take(limits, len(pending), now.timestamp())
-        later = now + timedelta(seconds=wait)
-        for p in pending[granted:]:
-            final(ledger.Outcome(p.row.id, DeliveryStatus.queued, due_at=later, refund_attempt=True))
-        if granted < len(pending):
-            result.throttle_wait = wait
-        pending = pending[:granted]
-
-    if book is not None:
-        for p in pending:
-            book.record(p.row.user_id, campaign.channel, p.row.id)
+            book.record(p.row.user_id, channel, p.row.id)
         caps.save(session, workspace_id, book)
     result.sendable = pending
     return result
