@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Row, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.campaigns import audience as audiences
@@ -95,7 +95,7 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
             waiting.append(moment)
             continue
         if moment is not None:
-            queued += _snapshot_zone(session, send, campaign, timing, zone, raws, moment, now=now)
+            queued += _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, now=now)
         planned.append(zone)
     send.planned_zones = planned
     send.planned_count += queued
@@ -113,13 +113,14 @@ def _snapshot_zone(
     send: Send,
     campaign: Campaign,
     timing: Timing,
+    where: ColumnElement[bool],
     zone: str,
     raws: list[str | None],
     moment: datetime,
     *,
     now: datetime,
 ) -> int:
-    where = audiences.condition(session, send.workspace_id, audiences.parse(campaign.audience), now=now)
+    """One zone's wave (or, for a UTC instant, everyone): its users queued for their moment."""
     if timing.per_zone:
         where = and_(where, audiences.in_zones(raws))
     if timing.mode != "optimal":

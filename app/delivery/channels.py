@@ -41,9 +41,3 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     if loop is None or loop.is_closed():
         loop = _local.loop = asyncio.new_event_loop()
     return loop.run_until_complete(coro)
-
-
-def close_all() -> None:
-    channels: dict[str, Channel] = _local.__dict__.pop("channels", {})
-    for channel in channels.values():
-        run(channel.aclose())
