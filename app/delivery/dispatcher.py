@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from app.campaigns.audience import effective_zone
 from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.delivery import caps, channels, ledger, render
-from app.delivery.lanes import start_lanes
+from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
 from app.delivery.rules import CONTROL, QuietHours, assign_variant, unsubscribed
 from app.delivery.throttle import Bucket, Buckets
@@ -344,6 +344,7 @@ def dispatch_chunk(
     *,
     workspace_id: uuid.UUID,
     send_id: uuid.UUID,
+    after: ledger.Position | None = None,
     now: datetime | None = None,
 ) -> tuple[ChunkReport, list[Job]]:
     """Dispatch one chunk; returns what happened and the job continuing the lane, if any."""
@@ -367,6 +368,7 @@ def dispatch_chunk(
             now=now,
             lease_until=lease_until,
             limit=settings.dispatch_chunk_size,
+            after=after or ledger.START,
         )
         report.claimed = len(claimed)
         if not claimed:
@@ -389,13 +391,12 @@ def dispatch_chunk(
     _count(report, outcomes)
 
     full = len(claimed) >= settings.dispatch_chunk_size
+    throttled = decided.throttle_wait is not None
     with database.transaction(workspace_id) as session:
-        written = ledger.write(session, workspace_id, lease_until, outcomes)
-        report.lost = len(outcomes) - written
-        jobs: list[Job] = []
-        if full or decided.throttle_wait is not None:
-            jobs = start_lanes(session, workspace_id, send_id, lanes=1, now=now)
-    if decided.throttle_wait is not None and not full:
-        delay = min(MAX_LANE_DELAY_S, max(0.05, decided.throttle_wait))
-        jobs = [Job(j.name, j.kwargs, delay_s=delay) for j in jobs]
-    return report, jobs
+        report.lost = len(outcomes) - ledger.write(session, workspace_id, lease_until, outcomes)
+        if not (full or throttled):
+            return report, []  # nothing due is left; the planner starts lanes when more is
+        touch(session, send_id, now)
+    # Rows requeued by a throttle are due later, so they too lie past this chunk's position.
+    delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, decided.throttle_wait or 0.0))
+    return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]

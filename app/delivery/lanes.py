@@ -18,13 +18,32 @@ DISPATCH_TASK = "delivery.dispatch_chunk"
 DISPATCH_QUEUE = "dispatch"
 
 
-def lane_job(workspace_id: uuid.UUID, send_id: uuid.UUID) -> Job:
-    return Job(DISPATCH_TASK, {"workspace_id": str(workspace_id), "send_id": str(send_id)})
+def lane_job(
+    workspace_id: uuid.UUID,
+    send_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    delay_s: float = 0.0,
+) -> Job:
+    """A lane's next chunk; ``after`` is where its last chunk ended (a new lane starts at the front)."""
+    kwargs: dict[str, object] = {"workspace_id": str(workspace_id), "send_id": str(send_id)}
+    if after is not None:
+        kwargs["after"] = [after[0].isoformat(), str(after[1])]
+    return Job(DISPATCH_TASK, kwargs, delay_s=delay_s)
+
+
+def parse_after(value: list[str] | None) -> tuple[datetime, uuid.UUID] | None:
+    return None if value is None else (datetime.fromisoformat(value[0]), uuid.UUID(value[1]))
 
 
 def start_lanes(
     session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID, *, lanes: int, now: datetime
 ) -> list[Job]:
     """Mark the send's lanes as seen now and return the jobs that start them."""
-    session.execute(update(Send).where(Send.id == send_id).values(dispatch_seen_at=now))
+    touch(session, send_id, now)
     return [lane_job(workspace_id, send_id) for _ in range(lanes)]
+
+
+def touch(session: Session, send_id: uuid.UUID, now: datetime) -> None:
+    """Record lane activity, so the planner does not restart lanes that are alive."""
+    session.execute(update(Send).where(Send.id == send_id).values(dispatch_seen_at=now))

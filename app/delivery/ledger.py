@@ -11,11 +11,25 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, Uuid, and_, any_, bindparam, case, cast, exists, literal, select, text, update
+from sqlalchemy import (
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -84,6 +98,7 @@ _CLAIM_POSTGRES = text(
         SELECT id, user_id FROM deliveries
         WHERE workspace_id = :workspace_id AND send_id = :send_id
           AND status = 'queued' AND due_at <= :now
+          AND (due_at, id) > (:after_due, :after_id)
         ORDER BY due_at, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -107,6 +122,10 @@ def _claimed(row: Any, user: Any) -> Claimed:
     return Claimed(*row, user=Recipient(*fields))
 
 
+Position = tuple[datetime, uuid.UUID]  # (due_at, id): where a lane's last chunk ended
+START: Position = (datetime(1970, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
+
+
 def claim(
     session: Session,
     workspace_id: uuid.UUID,
@@ -115,23 +134,29 @@ def claim(
     now: datetime,
     lease_until: datetime,
     limit: int,
+    after: Position = START,
 ) -> list[Claimed]:
     """Move up to ``limit`` due queued rows to ``sending`` under a lease, earliest due first,
     and return them with their users.
 
     The order (due_at, id) is that of the partial index of queued rows, so the claim is a
     range scan of it; ``SKIP LOCKED`` lets parallel lanes take disjoint chunks without waiting.
+    A lane continues ``after`` its last chunk: index entries of rows already claimed linger
+    until vacuum, and scanning them from the start every time would make a send quadratic.
+    Rows that become queued again always move past every lane's position (a later due_at).
     """
     connection = session.connection()
     if _is_postgres(session):  # one round trip: the users come back with the claim
         params = {"workspace_id": workspace_id, "send_id": send_id, "now": now, "limit": limit}
-        rows = connection.execute(_CLAIM_POSTGRES, {**params, "lease_until": lease_until})
-        claimed = [_claimed(row[:5], row[5:]) for row in rows]
-    else:
-        claimed = _claim_sqlite(
-            connection, workspace_id, send_id, now=now, lease_until=lease_until, limit=limit
-        )
-    return claimed
+        params |= {"lease_until": lease_until, "after_due": after[0], "after_id": after[1]}
+        return [_claimed(row[:5], row[5:]) for row in connection.execute(_CLAIM_POSTGRES, params)]
+    return _claim_sqlite(
+        connection, workspace_id, send_id, now=now, lease_until=lease_until, limit=limit, after=after
+    )
+
+
+def last_position(claimed: Sequence[Claimed]) -> Position:
+    return max((c.due_at, c.id) for c in claimed)
 
 
 def _claim_sqlite(
@@ -142,6 +167,7 @@ def _claim_sqlite(
     now: datetime,
     lease_until: datetime,
     limit: int,
+    after: Position,
 ) -> list[Claimed]:
     """SQLite serialises writers, so no row locks; and its RETURNING cannot name a joined table."""
     picked = (
@@ -151,6 +177,8 @@ def _claim_sqlite(
             D.c.send_id == send_id,
             D.c.status == DeliveryStatus.queued,
             D.c.due_at <= now,
+            tuple_(D.c.due_at, D.c.id)
+            > tuple_(literal(after[0], D.c.due_at.type), literal(after[1], D.c.id.type)),
         )
         .order_by(D.c.due_at, D.c.id)
         .limit(limit)
@@ -337,6 +365,7 @@ def reclaim_expired(session: Session, workspace_id: uuid.UUID, *, now: datetime,
                 else_=D.c.error,
             ),
             lease_until=None,
+            due_at=now,  # past every lane's position, so a running lane picks it up
         )
     )
     return session.connection().execute(stmt).rowcount or 0

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.campaigns import planner
 from app.delivery import dispatcher
-from app.delivery.lanes import DISPATCH_TASK
+from app.delivery.lanes import DISPATCH_TASK, parse_after
 from app.delivery.throttle import Buckets, MemoryBuckets
 from app.kit.db import Database
 from app.kit.ids import uuid7
@@ -82,7 +82,12 @@ class Lanes:
         ws, send = uuid.UUID(job.kwargs["workspace_id"]), job.kwargs.get("send_id")
         if job.name == DISPATCH_TASK:
             report, more = dispatcher.dispatch_chunk(
-                self.database, self.buckets, workspace_id=ws, send_id=uuid.UUID(send), now=now
+                self.database,
+                self.buckets,
+                workspace_id=ws,
+                send_id=uuid.UUID(send),
+                after=parse_after(job.kwargs.get("after")),
+                now=now,
             )
             self.reports.append(report)
             return more
