@@ -92,7 +92,7 @@ def _embedded_setup() -> None:
 @cli.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
-    queues: Annotated[str, typer.Option(help="Comma-separated queues")] = "default",
+    queues: Annotated[str, typer.Option(help="Comma-separated queues")] = "default,dispatch",
 ) -> None:
     """Run a Celery worker (needs NUDGE_BROKER_URL)."""
     from app.worker.celery_app import create_celery

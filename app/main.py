@@ -85,11 +85,13 @@ def create_app(
 
 
 def _include_routers(app: FastAPI) -> None:
+    from app.campaigns.endpoints import router as campaigns
     from app.channels.endpoints import router as test_sends
     from app.compat.endpoints import router as compat
     from app.credentials.endpoints import router as providers
     from app.dashboard.router import STATIC_FILES
     from app.dashboard.router import router as dashboard
+    from app.delivery.endpoints import router as delivery_policy
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
@@ -117,6 +119,8 @@ def _include_routers(app: FastAPI) -> None:
         inbox,
         sdk,
         test_sends,
+        campaigns,
+        delivery_policy,
     ):
         app.include_router(router)
     path, static_app, name = STATIC_FILES

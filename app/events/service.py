@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.campaigns import triggers
 from app.events.schemas import EventIn
 from app.kit import sql
 from app.kit.db import current_workspace
@@ -113,8 +114,11 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     )
     if batch_message_ids:
         stored = set(session.execute(stmt.returning(Event.id), rows).scalars())
-        return [i if i in stored else None for i in ids]
-    session.execute(stmt, rows)
+        ids = [i if i in stored else None for i in ids]
+    else:
+        session.execute(stmt, rows)
+    # Campaign triggers: a cached name lookup here; matching runs in a task after the commit.
+    triggers.handoff(session, workspace_id, zip(ids, (e.name for e in events), strict=True))
     return ids
 
 

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 class Job:
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # A short wait before the job may run (seconds); long waits live in Postgres, not here.
+    delay_s: float = 0.0
 
 
 class JobSink(Protocol):

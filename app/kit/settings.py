@@ -57,6 +57,26 @@ class Settings(BaseSettings):
         default=EMBEDDED_DIR / "outbox",
         description="Embedded mode: where email is written (one .eml per message) and the push log kept.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate limits (token buckets). Unset: the broker when it is Redis, "
+        "else in-process buckets (embedded mode).",
+    )
+    dispatch_chunk_size: int = Field(default=1000, ge=1, le=20_000, description="Deliveries per claim")
+    dispatch_lanes: int = Field(default=4, ge=1, le=256, description="Parallel dispatch chains per send")
+    dispatch_lease_s: float = Field(
+        default=120.0, ge=1, description="How long a claimed chunk is owned before the planner reclaims it"
+    )
+    dispatch_max_attempts: int = Field(default=5, ge=1, le=100)
+    dispatch_stall_s: float = Field(
+        default=60.0, ge=1, description="Queued rows with no lane activity this long get new lanes"
+    )
+    log_channel_path: Path | None = Field(
+        default=None, description="Where the log sink channel appends one JSON line per message"
+    )
+    channels_to_log: bool = Field(
+        default=False, description="Send every channel to the log sink (trials, benchmarks)"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +127,14 @@ class Settings(BaseSettings):
     @property
     def in_process_worker(self) -> bool:
         return self.broker_url is None
+
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
 
     def signing_key(self) -> bytes:
         """The secret key; in embedded mode generated once and kept beside the database."""

@@ -49,3 +49,19 @@ def local_to_utc(day: date, wall: time, zone_name: str) -> datetime:
 
 def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
+
+
+def utc_to_local(instant: datetime, zone_name: str) -> datetime:
+    """The naive wall time ``instant`` shows in ``zone_name`` (the inverse of local_to_utc)."""
+    return _wall(instant.astimezone(UTC), zone(zone_name))
+
+
+def next_local_time(after: datetime, wall: time, zone_name: str) -> datetime:
+    """The first instant at or after ``after`` when the clock in ``zone_name`` reads ``wall``
+    (or, on a DST-gap day, the instant local_to_utc gives for it)."""
+    day = utc_to_local(after, zone_name).date()
+    for offset in range(3):
+        candidate = local_to_utc(day + timedelta(days=offset), wall, zone_name)
+        if candidate >= after:
+            return candidate
+    raise AssertionError("a wall time recurs within three days")

@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.kit.db import Database
 from app.kit.jobs import Job, JobSink
 
+UOW_KEY = "unit_of_work"
+
 
 @dataclass
 class IdempotencyClaim:
@@ -41,6 +43,8 @@ class UnitOfWork:
     def session(self) -> Session:
         if self._session is None:
             self._session = self.database.session()
+            # Lets domain code that holds only the session queue after-commit jobs.
+            self._session.info[UOW_KEY] = self
         return self._session
 
     def enqueue(self, name: str, **kwargs: Any) -> None:

@@ -2,10 +2,14 @@
 
 from app.models.api_key import ApiKey, KeyKind
 from app.models.base import Base, TenantScoped
+from app.models.campaign import Campaign, CampaignStatus
+from app.models.delivery import Delivery, DeliveryStatus
+from app.models.delivery_policy import DeliveryPolicy
 from app.models.device import Device, Platform
 from app.models.email_suppression import EmailSuppression
 from app.models.engagement import Engagement
 from app.models.event import Event
+from app.models.frequency_state import FrequencyState
 from app.models.idempotency_key import IdempotencyKey
 from app.models.inbox_item import InboxItem
 from app.models.invitation import Invitation
@@ -15,6 +19,8 @@ from app.models.operator import Operator
 from app.models.operator_session import OperatorSession
 from app.models.preference import Preference
 from app.models.provider_credential import ProviderCredential
+from app.models.send import Send, SendStatus
+from app.models.trigger_entry import TriggerEntry
 from app.models.user import Channel, SubscriptionState, User
 from app.models.user_erasure import UserErasure
 from app.models.workspace import Workspace
@@ -22,11 +28,17 @@ from app.models.workspace import Workspace
 __all__ = [
     "ApiKey",
     "Base",
+    "Campaign",
+    "CampaignStatus",
     "Channel",
+    "Delivery",
+    "DeliveryPolicy",
+    "DeliveryStatus",
     "Device",
     "EmailSuppression",
     "Engagement",
     "Event",
+    "FrequencyState",
     "IdempotencyKey",
     "InboxItem",
     "Invitation",
@@ -39,8 +51,11 @@ __all__ = [
     "Preference",
     "ProviderCredential",
     "Role",
+    "Send",
+    "SendStatus",
     "SubscriptionState",
     "TenantScoped",
+    "TriggerEntry",
     "User",
     "UserErasure",
     "Workspace",

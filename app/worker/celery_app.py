@@ -25,7 +25,7 @@ class CelerySink:
 
     def send(self, job: Job) -> None:
         spec = load_all()[job.name]
-        self.celery.send_task(job.name, kwargs=job.kwargs, queue=spec.queue)
+        self.celery.send_task(job.name, kwargs=job.kwargs, queue=spec.queue, countdown=job.delay_s or None)
 
 
 def _context() -> TaskContext:
@@ -57,7 +57,12 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        # Redelivery of an unacknowledged task waits this long: above the longest task.
         broker_transport_options={"visibility_timeout": 3600},
+        task_time_limit=1800,
+        task_soft_time_limit=1500,
+        # Results are not read; tasks report through the database.
+        task_ignore_result=True,
         worker_hijack_root_logger=False,
         beat_schedule={
             spec.name: {"task": spec.name, "schedule": spec.every_s, "options": {"queue": spec.queue}}

@@ -27,6 +27,11 @@ class InProcessWorker:
     def send(self, job: Job) -> None:
         if job.name not in self._tasks:
             raise KeyError(f"unknown task {job.name!r}")
+        if job.delay_s > 0:
+            timer = threading.Timer(job.delay_s, self._queue.put, [Job(job.name, job.kwargs)])
+            timer.daemon = True
+            timer.start()
+            return
         self._queue.put(job)
 
     def start(self) -> None:

@@ -1,0 +1,391 @@
+"""The delivery ledger's hot statements: claim a chunk, write outcomes in bulk, reclaim leases.
+
+Core statements on the table (no ORM objects: a chunk is a thousand rows), each filtering on
+``workspace_id`` itself. An outcome is written only while the row is still ``sending`` under
+the claimer's own lease, so a worker that lost its lease cannot overwrite the row's next life.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from app.models import Delivery, DeliveryStatus, Send, SendStatus, User
+
+D = Delivery.__table__
+U = User.__table__
+UNFINISHED = (DeliveryStatus.queued, DeliveryStatus.sending)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# The user columns a claim returns (the claim's SQL lists them in this order).
+USER_FIELDS = (
+    "external_id",
+    "email",
+    "phone",
+    "timezone",
+    "locale",
+    "country",
+    "first_name",
+    "last_name",
+    "email_status",
+    "push_status",
+    "in_app_status",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What dispatch needs of a user: address fields, subscriptions, zone, template data."""
+
+    external_id: str
+    email: str | None
+    phone: str | None
+    timezone: str | None
+    locale: str | None
+    country: str | None
+    first_name: str | None
+    last_name: str | None
+    email_status: str
+    push_status: str
+    in_app_status: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    due_at: datetime
+    expires_at: datetime | None
+    attempts: int
+    user: Recipient | None  # None: erased since planning
+
+
+_ROW = (D.c.id, D.c.user_id, D.c.due_at, D.c.expires_at, D.c.attempts)
+# Attributes travel as text and are parsed with orjson (the driver's JSON parsing is slower).
+_USER = (*(U.c[name] for name in USER_FIELDS), cast(U.c.attributes, Text))
+
+_CLAIM_POSTGRES = text(
+    """
+    WITH picked AS (
+        SELECT id, user_id FROM deliveries
+        WHERE workspace_id = :workspace_id AND send_id = :send_id
+          AND status = 'queued' AND due_at <= :now
+          AND (due_at, id) > (:after_due, :after_id)
+        ORDER BY due_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries AS d
+    SET status = 'sending', lease_until = :lease_until, attempts = d.attempts + 1
+    FROM picked LEFT JOIN users AS u ON u.workspace_id = :workspace_id AND u.id = picked.user_id
+    WHERE d.workspace_id = :workspace_id AND d.id = picked.id
+    RETURNING d.id, d.user_id, d.due_at, d.expires_at, d.attempts,
+        u.external_id, u.email, u.phone, u.timezone, u.locale, u.country, u.first_name, u.last_name,
+        u.email_status, u.push_status, u.in_app_status, u.attributes::text
+    """
+)
+
+
+def _claimed(row: Any, user: Any) -> Claimed:
+    if user[0] is None:  # the user was erased after planning
+        return Claimed(*row, user=None)
+    fields = list(user)
+    fields[-1] = orjson.loads(fields[-1]) if fields[-1] else {}
+    return Claimed(*row, user=Recipient(*fields))
+
+
+Position = tuple[datetime, uuid.UUID]  # (due_at, id): where a lane's last chunk ended
+START: Position = (datetime(1970, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
+
+
+def claim(
+    session: Session,
+    workspace_id: uuid.UUID,
+    send_id: uuid.UUID,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    after: Position = START,
+) -> list[Claimed]:
+    """Move up to ``limit`` due queued rows to ``sending`` under a lease, earliest due first,
+    and return them with their users.
+
+    The order (due_at, id) is that of the partial index of queued rows, so the claim is a
+    range scan of it; ``SKIP LOCKED`` lets parallel lanes take disjoint chunks without waiting.
+    A lane continues ``after`` its last chunk: index entries of rows already claimed linger
+    until vacuum, and scanning them from the start every time would make a send quadratic.
+    Rows that become queued again always move past every lane's position (a later due_at).
+    """
+    connection = session.connection()
+    if _is_postgres(session):  # one round trip: the users come back with the claim
+        params = {"workspace_id": workspace_id, "send_id": send_id, "now": now, "limit": limit}
+        params |= {"lease_until": lease_until, "after_due": after[0], "after_id": after[1]}
+        return [_claimed(row[:5], row[5:]) for row in connection.execute(_CLAIM_POSTGRES, params)]
+    return _claim_sqlite(
+        connection, workspace_id, send_id, now=now, lease_until=lease_until, limit=limit, after=after
+    )
+
+
+def last_position(claimed: Sequence[Claimed]) -> Position:
+    return max((c.due_at, c.id) for c in claimed)
+
+
+def _claim_sqlite(
+    connection: Any,
+    workspace_id: uuid.UUID,
+    send_id: uuid.UUID,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    after: Position,
+) -> list[Claimed]:
+    """SQLite serialises writers, so no row locks; and its RETURNING cannot name a joined table."""
+    picked = (
+        select(D.c.id)
+        .where(
+            D.c.workspace_id == workspace_id,
+            D.c.send_id == send_id,
+            D.c.status == DeliveryStatus.queued,
+            D.c.due_at <= now,
+            tuple_(D.c.due_at, D.c.id)
+            > tuple_(literal(after[0], D.c.due_at.type), literal(after[1], D.c.id.type)),
+        )
+        .order_by(D.c.due_at, D.c.id)
+        .limit(limit)
+    )
+    stmt = (
+        update(D)
+        .where(D.c.workspace_id == workspace_id, D.c.id.in_(picked.scalar_subquery()))
+        .values(status=DeliveryStatus.sending, lease_until=lease_until, attempts=D.c.attempts + 1)
+        .returning(*_ROW)
+    )
+    rows = connection.execute(stmt).all()
+    found = select(U.c.id, *_USER).where(U.c.workspace_id == workspace_id, U.c.id.in_([r[1] for r in rows]))
+    users = {user[0]: user[1:] for user in connection.execute(found)}
+    return [_claimed(row, users.get(row[1], (None,))) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A row's next state: final (sent, failed, suppressed, expired, cancelled) or back to
+    ``queued`` at ``due_at`` (deferred, throttled, retried)."""
+
+    id: uuid.UUID
+    status: str
+    variant: str | None = None
+    provider_id: str | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
+    due_at: datetime | None = None
+    # Requeued rows give back the attempt their claim counted unless a provider was tried.
+    refund_attempt: bool = False
+
+
+def write(
+    session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
+) -> int:
+    """Write many rows' outcomes; returns how many still held our lease.
+
+    Rows sharing an outcome (all but the id; log and batch providers often return no provider
+    id) go in one ``UPDATE ... WHERE id = ANY(...)`` per group, so a chunk is a handful of
+    statements; rows with their own provider ids go in one bulk statement.
+    """
+    groups: dict[tuple[Any, ...], list[uuid.UUID]] = defaultdict(list)
+    distinct: list[Outcome] = []
+    for o in outcomes:
+        if o.provider_id is None:
+            groups[(o.status, o.variant, o.error, o.sent_at, o.due_at, o.refund_attempt)].append(o.id)
+        else:
+            distinct.append(o)
+    written = sum(
+        _write_group(
+            session, workspace_id, lease_until, Outcome(uuid.UUID(int=0), *key[:2], None, *key[2:]), ids
+        )
+        for key, ids in groups.items()
+    )
+    return written + _write_each(session, workspace_id, lease_until, distinct)
+
+
+def _write_group(
+    session: Session, workspace_id: uuid.UUID, lease_until: datetime, shared: Outcome, ids: list[uuid.UUID]
+) -> int:
+    values: dict[str, Any] = {
+        "status": shared.status,
+        "variant": shared.variant,
+        "error": shared.error,
+        "sent_at": shared.sent_at,
+        "attempts": D.c.attempts - int(shared.refund_attempt),
+        "lease_until": None,
+    }
+    if shared.due_at is not None:
+        values["due_at"] = shared.due_at
+    ids_match = (
+        D.c.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid))) if _is_postgres(session) else D.c.id.in_(ids)
+    )
+    stmt = (
+        update(D)
+        .where(
+            D.c.workspace_id == workspace_id,
+            ids_match,
+            D.c.status == DeliveryStatus.sending,
+            D.c.lease_until == lease_until,
+        )
+        .values(values)
+    )
+    return session.connection().execute(stmt).rowcount
+
+
+def _write_each(
+    session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
+) -> int:
+    if not outcomes:
+        return 0
+    if _is_postgres(session):
+        return _write_postgres(session, workspace_id, lease_until, outcomes)
+    stmt = (
+        update(D)
+        .where(
+            D.c.workspace_id == bindparam("w"),
+            D.c.id == bindparam("d"),
+            D.c.status == DeliveryStatus.sending,
+            D.c.lease_until == bindparam("lease"),
+        )
+        .values(
+            status=bindparam("s"),
+            variant=bindparam("v"),
+            provider_id=bindparam("p"),
+            error=bindparam("e"),
+            sent_at=bindparam("t"),
+            due_at=case((bindparam("q", type_=D.c.due_at.type).is_(None), D.c.due_at), else_=bindparam("q")),
+            attempts=D.c.attempts - bindparam("r"),
+            lease_until=None,
+        )
+    )
+    params = [
+        {
+            "w": workspace_id,
+            "d": o.id,
+            "lease": lease_until,
+            "s": o.status,
+            "v": o.variant,
+            "p": o.provider_id,
+            "e": o.error,
+            "t": o.sent_at,
+            "q": o.due_at,
+            "r": int(o.refund_attempt),
+        }
+        for o in outcomes
+    ]
+    return session.connection().execute(stmt, params).rowcount or 0
+
+
+_WRITE_POSTGRES = text(
+    """
+    UPDATE deliveries AS d SET
+        status = v.status, variant = v.variant, provider_id = v.provider_id, error = v.error,
+        sent_at = v.sent_at, due_at = coalesce(v.due_at, d.due_at),
+        attempts = d.attempts - v.refund, lease_until = NULL
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:variants AS text[]),
+        CAST(:providers AS text[]), CAST(:errors AS text[]), CAST(:sent AS timestamptz[]),
+        CAST(:due AS timestamptz[]), CAST(:refunds AS int[])
+    ) AS v(id, status, variant, provider_id, error, sent_at, due_at, refund)
+    WHERE d.workspace_id = :workspace_id AND d.id = v.id
+      AND d.status = 'sending' AND d.lease_until = :lease
+    """
+)
+
+
+def _write_postgres(
+    session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
+) -> int:
+    params = {
+        "workspace_id": workspace_id,
+        "lease": lease_until,
+        "ids": [o.id for o in outcomes],
+        "statuses": [o.status for o in outcomes],
+        "variants": [o.variant for o in outcomes],
+        "providers": [o.provider_id for o in outcomes],
+        "errors": [o.error for o in outcomes],
+        "sent": [o.sent_at for o in outcomes],
+        "due": [o.due_at for o in outcomes],
+        "refunds": [int(o.refund_attempt) for o in outcomes],
+    }
+    return session.connection().execute(_WRITE_POSTGRES, params).rowcount or 0
+
+
+def reclaim_expired(session: Session, workspace_id: uuid.UUID, *, now: datetime, max_attempts: int) -> int:
+    """Rows whose claimer vanished (killed worker, lost connection) go back to ``queued`` with
+    the same id, so the next send carries the same idempotency id; after ``max_attempts``
+    claims they fail; rows of cancelled sends are cancelled."""
+    send_status = (
+        select(Send.status).where(Send.workspace_id == workspace_id, Send.id == D.c.send_id).scalar_subquery()
+    )
+    stmt = (
+        update(D)
+        .where(D.c.workspace_id == workspace_id, D.c.status == DeliveryStatus.sending, D.c.lease_until < now)
+        .values(
+            status=case(
+                (send_status == SendStatus.cancelled, literal(DeliveryStatus.cancelled.value)),
+                (D.c.attempts >= max_attempts, literal(DeliveryStatus.failed.value)),
+                else_=literal(DeliveryStatus.queued.value),
+            ),
+            error=case(
+                (D.c.attempts >= max_attempts, literal(f"lease expired {max_attempts} times")),
+                else_=D.c.error,
+            ),
+            lease_until=None,
+            due_at=now,  # past every lane's position, so a running lane picks it up
+        )
+    )
+    return session.connection().execute(stmt).rowcount or 0
+
+
+def has_unfinished(session: Session, send_id: uuid.UUID) -> bool:
+    return bool(
+        session.scalar(select(exists().where(Delivery.send_id == send_id, Delivery.status.in_(UNFINISHED))))
+    )
+
+
+def cancel_queued(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+    sends = select(Send.id).where(Send.workspace_id == workspace_id, Send.campaign_id == campaign_id)
+    stmt = (
+        update(D)
+        .where(
+            and_(
+                D.c.workspace_id == workspace_id, D.c.send_id.in_(sends), D.c.status == DeliveryStatus.queued
+            )
+        )
+        .values(status=DeliveryStatus.cancelled)
+    )
+    return session.connection().execute(stmt).rowcount or 0

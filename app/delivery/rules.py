@@ -1,0 +1,64 @@
+"""Per-row decisions that need no database: variant assignment, subscription, quiet hours."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time
+from typing import Any
+
+from app.kit.timezones import next_local_time, utc_to_local
+
+CONTROL = "control"
+_SPACE = float(2**64)
+SUBSCRIPTION_FIELD = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
+
+
+def _unit(campaign_id: uuid.UUID, user_id: uuid.UUID) -> float:
+    """A number in [0, 1) fixed for (campaign, user): re-runs and retries agree."""
+    digest = hashlib.blake2b(campaign_id.bytes + user_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SPACE
+
+
+def assign_variant(
+    campaign_id: uuid.UUID, user_id: uuid.UUID, variants: Sequence[Mapping[str, Any]], control_percent: float
+) -> str:
+    """``control`` for the control share, else a variant key chosen in proportion to weights."""
+    point = _unit(campaign_id, user_id) * 100
+    if point < control_percent:
+        return CONTROL
+    share = (point - control_percent) / (100 - control_percent)
+    total = sum(int(v["weight"]) for v in variants)
+    edge = 0.0
+    for variant in variants:
+        edge += int(variant["weight"]) / total
+        if share < edge:
+            return str(variant["key"])
+    return str(variants[-1]["key"])
+
+
+def unsubscribed(channel: str, user: Any) -> bool:
+    field = SUBSCRIPTION_FIELD.get(channel)
+    return field is not None and getattr(user, field) == "unsubscribed"
+
+
+class QuietHours:
+    """A daily local window such as 22:00-08:00, evaluated in each user's zone."""
+
+    def __init__(self, start: time, end: time) -> None:
+        self.start = start
+        self.end = end
+        self._ends: dict[str, datetime | None] = {}
+
+    def _contains(self, wall: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= wall < self.end
+        return wall >= self.start or wall < self.end
+
+    def window_end(self, now: datetime, zone: str) -> datetime | None:
+        """When the window ends for a user in ``zone``; None when not inside it now."""
+        if zone not in self._ends:
+            inside = self._contains(utc_to_local(now, zone).time())
+            self._ends[zone] = next_local_time(now, self.end, zone) if inside else None
+        return self._ends[zone]
