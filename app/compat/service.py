@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.compat.schemas import IdentifyMessage, PageMessage, ScreenMessage, TrackMessage
 from app.events import service as events
 from app.events.schemas import EventIn
-from app.kit.error_handlers import field_path
+from app.kit.error_handlers import error_field, field_path
 from app.kit.errors import Invalid, NudgeError
 from app.users import service as users
 from app.users.attributes import AttributeChanges
@@ -54,7 +54,7 @@ def parse(raw: Any, kind: str | None = None) -> BaseModel | None:
         return TypeAdapter(model).validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = field_path(first["loc"]) if first["loc"] else "body"
+        where = error_field(first, raw) if first["loc"] else "body"
         raise Invalid(f"{where}: {first['msg']}", field=where) from None
 
 
