@@ -9,22 +9,29 @@ from app.idempotency.dependencies import Idempotent
 from app.kit.session import DbSession
 from app.kit.validators import ExternalId
 from app.users import service
-from app.users.schemas import ErasureOut, UserOut, UserPage, UserUpsert, UserUpsertWithId
+from app.users.schemas import ErasureOut, UserOut, UserPage, UserReceipt, UserUpsert, UserUpsertWithId
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
 ExternalIdPath = Annotated[ExternalId, Path(description="The app's own id for the user")]
 
 
+_UPSERT_DESCRIPTION = (
+    "Answers 201 when the user is new, 200 otherwise. A secret key gets the whole profile back; "
+    "a publishable key (shipped inside apps) only a receipt, so it can identify but never read."
+)
+
+
 @router.put(
     "/{external_id}",
-    response_model=UserOut,
+    response_model=UserOut | UserReceipt,
     summary="Create or update a user (partial merge)",
-    responses={201: {"model": UserOut, "description": "Created"}},
+    description=_UPSERT_DESCRIPTION,
+    responses={201: {"model": UserOut | UserReceipt, "description": "Created"}},
 )
 def upsert_user(
-    external_id: ExternalIdPath, body: UserUpsert, session: DbSession, _auth: AnyKey, response: Response
-) -> UserOut:
+    external_id: ExternalIdPath, body: UserUpsert, session: DbSession, auth: AnyKey, response: Response
+) -> UserOut | UserReceipt:
     user, created = service.upsert(
         session,
         external_id,
@@ -33,20 +40,23 @@ def upsert_user(
         subscriptions=body.subscriptions,
     )
     response.status_code = 201 if created else 200
+    if not auth.is_secret:
+        return UserReceipt(external_id=user.external_id)
     return UserOut.model_validate(user)
 
 
 @router.post(
     "",
-    response_model=UserOut,
+    response_model=UserOut | UserReceipt,
     status_code=200,
     dependencies=[Idempotent],
     summary="Create or update a user, with external_id in the body",
+    description=_UPSERT_DESCRIPTION,
 )
 def upsert_user_body(
-    body: UserUpsertWithId, session: DbSession, _auth: AnyKey, response: Response
-) -> UserOut:
-    return upsert_user(body.external_id, body, session, _auth, response)
+    body: UserUpsertWithId, session: DbSession, auth: AnyKey, response: Response
+) -> UserOut | UserReceipt:
+    return upsert_user(body.external_id, body, session, auth, response)
 
 
 @router.get("/{external_id}", response_model=UserOut, summary="Get a user")
