@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+from app.kit.validators import STORABLE, JsonObject, UtcTimestamp
+
+SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255), STORABLE]
+Label = Annotated[str, StringConstraints(max_length=200), STORABLE]
 
 
 class SegmentMessage(BaseModel):
@@ -15,11 +17,9 @@ class SegmentMessage(BaseModel):
 
     user_id: SegmentId | None = Field(default=None, alias="userId")
     anonymous_id: SegmentId | None = Field(default=None, alias="anonymousId")
-    timestamp: datetime | None = None
-    message_id: Annotated[str, StringConstraints(max_length=200)] | None = Field(
-        default=None, alias="messageId"
-    )
-    context: dict[str, JsonValue] = Field(default_factory=dict)
+    timestamp: UtcTimestamp | None = None
+    message_id: Label | None = Field(default=None, alias="messageId")
+    context: JsonObject = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _someone(self) -> SegmentMessage:
@@ -34,34 +34,34 @@ class SegmentMessage(BaseModel):
 
 class IdentifyMessage(SegmentMessage):
     type: Literal["identify"] = "identify"
-    traits: dict[str, JsonValue] = Field(default_factory=dict)
+    traits: JsonObject = Field(default_factory=dict)
 
 
 class TrackMessage(SegmentMessage):
     type: Literal["track"] = "track"
-    event: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    properties: dict[str, JsonValue] = Field(default_factory=dict)
+    event: Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
+    properties: JsonObject = Field(default_factory=dict)
 
 
 class PageMessage(SegmentMessage):
     type: Literal["page"] = "page"
-    name: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=200)
-    properties: dict[str, JsonValue] = Field(default_factory=dict)
+    name: Label | None = None
+    category: Label | None = None
+    properties: JsonObject = Field(default_factory=dict)
 
 
 class ScreenMessage(SegmentMessage):
     type: Literal["screen"] = "screen"
-    name: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=200)
-    properties: dict[str, JsonValue] = Field(default_factory=dict)
+    name: Label | None = None
+    category: Label | None = None
+    properties: JsonObject = Field(default_factory=dict)
 
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     batch: list[dict[str, Any]] = Field(max_length=1000)
-    context: dict[str, JsonValue] = Field(default_factory=dict)
+    context: JsonObject = Field(default_factory=dict)
 
 
 class SegmentResult(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -97,9 +97,7 @@ def as_event(message: TrackMessage | PageMessage | ScreenMessage, now: datetime)
         name=name,
         properties=properties,
         message_id=message.message_id or None,
-        timestamp=message.timestamp.astimezone(UTC)
-        if message.timestamp and message.timestamp.tzinfo
-        else message.timestamp,
+        timestamp=message.timestamp,
     )
     return events.to_tracked(event, now)
 

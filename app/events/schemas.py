@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.kit.validators import ExternalId
+from app.kit.validators import STORABLE, ExternalId, JsonObject, UtcTimestamp
 
-EventName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
 MAX_BATCH = 1000
 
 
@@ -18,10 +17,10 @@ class EventIn(BaseModel):
 
     user_id: ExternalId = Field(description="The user's external id; unknown users are created")
     name: EventName
-    timestamp: datetime | None = Field(
+    timestamp: UtcTimestamp | None = Field(
         default=None, description="When it happened (client time; UTC if no offset). Default: now."
     )
-    properties: dict[str, JsonValue] = Field(default_factory=dict)
+    properties: JsonObject = Field(default_factory=dict)
     message_id: MessageId | None = Field(
         default=None, description="Makes the call idempotent: a repeated message_id is stored once"
     )

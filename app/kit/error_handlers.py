@@ -49,7 +49,9 @@ def field_path(loc: tuple[Any, ...] | list[Any], document: Any = _UNKNOWN) -> st
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
-            parts.append(("." if parts else "") + str(item))
+            # A key may hold an unpaired surrogate: escape it so the answer itself can be encoded.
+            name = str(item).encode("utf-8", "backslashreplace").decode("utf-8")
+            parts.append(("." if parts else "") + name)
     return "".join(parts) or str(loc[0] if loc else "body")
 
 
@@ -97,6 +99,14 @@ def _nudge(_request: Request, exc: Exception) -> Response:
 
 def _http(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it could not decode (not UTF-8, nested too deep to parse).
+        message = (
+            "the request body is not valid UTF-8"
+            if isinstance(exc.__cause__, UnicodeDecodeError)
+            else "the request body is not valid JSON"
+        )
+        return JsonResponse(error_body(ErrorCode.invalid_json, message, "body"), status_code=400)
     code = _STATUS_CODES.get(exc.status_code, ErrorCode.validation_error)
     return JsonResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 

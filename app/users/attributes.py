@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from app.kit.errors import ErrorCode, Invalid, TooLarge
+from app.kit.validators import storable_json
 
 MAX_ATTRIBUTES = 250
 MAX_KEY_LENGTH = 128
@@ -69,6 +70,10 @@ def apply(current: dict[str, Any], changes: AttributeChanges) -> dict[str, Any]:
                 f"cannot increment {key!r}: it holds a {type(base).__name__}", field=f"increment.{key}"
             )
         result[key] = base + amount
+        try:
+            storable_json(result[key])
+        except ValueError as exc:
+            raise Invalid(f"incrementing {key!r} would overflow: {exc}", field=f"increment.{key}") from None
     if len(result) > MAX_ATTRIBUTES:
         raise Invalid(
             f"a user may have at most {MAX_ATTRIBUTES} attributes",

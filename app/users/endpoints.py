@@ -6,8 +6,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth.dependencies import AnyKey, SecretKey
 from app.idempotency.dependencies import Idempotent
+from app.kit.errors import Invalid
 from app.kit.session import DbSession
-from app.kit.validators import ExternalId
+from app.kit.validators import ExternalId, Text, storable_text
 from app.users import service
 from app.users.schemas import ErasureOut, UserOut, UserPage, UserReceipt, UserUpsert, UserUpsertWithId
 
@@ -77,15 +78,15 @@ def list_users(
     _auth: SecretKey,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    country: Annotated[str | None, Query(max_length=2)] = None,
-    timezone: Annotated[str | None, Query(max_length=64)] = None,
-    locale: Annotated[str | None, Query(max_length=35)] = None,
+    email: Annotated[Text | None, Query(max_length=320)] = None,
+    country: Annotated[Text | None, Query(max_length=2)] = None,
+    timezone: Annotated[Text | None, Query(max_length=64)] = None,
+    locale: Annotated[Text | None, Query(max_length=35)] = None,
 ) -> UserPage:
     given = {"email": email, "country": country, "timezone": timezone, "locale": locale}
     filters = {name: value for name, value in given.items() if value is not None}
     attribute_filters = {
-        key.removeprefix("attr."): value
+        key.removeprefix("attr."): _filter_value(key, value)
         for key, value in request.query_params.items()
         if key.startswith("attr.")
     }
@@ -93,6 +94,13 @@ def list_users(
         session, limit=limit, cursor=cursor, filters=filters, attribute_filters=attribute_filters
     )
     return UserPage(data=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
+
+
+def _filter_value(param: str, value: str) -> str:
+    try:
+        return storable_text(value)
+    except ValueError as exc:
+        raise Invalid(str(exc), field=param) from None
 
 
 @router.delete("/{external_id}", response_model=ErasureOut, summary="Erase a user and everything about them")

@@ -3,24 +3,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.validators import (
     Country,
     Email,
     ExternalId,
+    JsonNumber,
+    JsonObject,
+    JsonScalar,
     Latitude,
     Locale,
     Longitude,
     Phone,
     ShortText,
+    Text,
     TimeZoneName,
 )
 from app.users.attributes import AttributeChanges
 
 ChannelName = Literal["email", "push", "in_app"]
 State = Literal["subscribed", "unsubscribed"]
-Scalar = str | int | float | bool
 
 RESERVED_FIELDS = (
     "email",
@@ -59,14 +62,16 @@ class ProfileFields(BaseModel):
 
 
 class UserUpsert(ProfileFields):
-    attributes: dict[str, JsonValue] = Field(
+    attributes: JsonObject = Field(
         default_factory=dict, description="Merged into the user's attributes; null deletes a key."
     )
-    add: dict[str, list[Scalar]] = Field(default_factory=dict, description="Add values to list attributes.")
-    remove: dict[str, list[Scalar]] = Field(
+    add: dict[Text, list[JsonScalar]] = Field(
+        default_factory=dict, description="Add values to list attributes."
+    )
+    remove: dict[Text, list[JsonScalar]] = Field(
         default_factory=dict, description="Remove values from list attributes."
     )
-    increment: dict[str, int | float] = Field(default_factory=dict, description="Add to numeric attributes.")
+    increment: dict[Text, JsonNumber] = Field(default_factory=dict, description="Add to numeric attributes.")
     subscriptions: dict[ChannelName, State] = Field(default_factory=dict)
 
     def attribute_changes(self) -> AttributeChanges:

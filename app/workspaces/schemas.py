@@ -6,10 +6,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.kit.validators import TimeZoneName
+from app.kit.validators import STORABLE, TimeZoneName
 from app.models import KeyKind
 
-WorkspaceName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+WorkspaceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), STORABLE
+]
 
 
 class WorkspaceOut(BaseModel):
@@ -32,7 +34,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: KeyKind
-    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: Annotated[str, StringConstraints(max_length=200), STORABLE] = ""
 
 
 class KeyOut(BaseModel):
