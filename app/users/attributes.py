@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +81,17 @@ def apply(current: dict[str, Any], changes: AttributeChanges) -> dict[str, Any]:
             field="attributes",
             code=ErrorCode.limit_exceeded,
         )
-    if len(orjson.dumps(result)) > MAX_TOTAL_BYTES:
+    if encoded_size(result) > MAX_TOTAL_BYTES:
         raise TooLarge(f"a user's attributes may take at most {MAX_TOTAL_BYTES} bytes", field="attributes")
     return result
+
+
+def encoded_size(document: dict[str, Any]) -> int:
+    try:
+        return len(orjson.dumps(document))
+    except orjson.JSONEncodeError:
+        # Postgres renders a large float such as 1e20 back as an integer beyond 64 bits.
+        return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _as_list(value: Any, where: str) -> list[Any]:
