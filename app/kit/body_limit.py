@@ -22,24 +22,32 @@ class BodyLimitMiddleware:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        exceeded = started = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app may have turned _TooLarge into an answer of its own (FastAPI reports a
+                # body it could not read as 400): whatever it says, the answer is 413.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
             if not started:
                 await self._refuse(send)
