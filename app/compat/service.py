@@ -60,20 +60,24 @@ def parse(raw: Any, kind: str | None = None) -> BaseModel | None:
 
 def identify(session: Session, message: IdentifyMessage) -> None:
     profile_input: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # reserved field -> where the caller put it, for error messages
     attributes: dict[str, Any] = {}
     for name, value in message.traits.items():
         if name in _TRAIT_FIELDS:
             profile_input[_TRAIT_FIELDS[name]] = value
+            sources[_TRAIT_FIELDS[name]] = f"traits.{name}"
         else:
             attributes[name] = value
     for name, field in _CONTEXT_FIELDS.items():
         if name in message.context and field not in profile_input:
             profile_input[field] = message.context[name]
+            sources[field] = f"context.{name}"
     try:
         profile = ProfileFields.model_validate(profile_input)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = "traits." + field_path(first["loc"])
+        field, *rest = first["loc"] or ("traits",)
+        where = field_path((sources.get(str(field), f"traits.{field}"), *rest))
         raise Invalid(f"{where}: {first['msg']}", field=where) from None
     users.upsert(
         session,
