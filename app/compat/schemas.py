@@ -60,7 +60,8 @@ class ScreenMessage(SegmentMessage):
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    batch: list[dict[str, Any]] = Field(max_length=1000)
+    # Items are validated one by one in the route, so one bad item rejects only itself.
+    batch: list[Any] = Field(max_length=1000)
     context: JsonObject = Field(default_factory=dict)
 
 
