@@ -172,3 +172,19 @@ def test_listing_devices_needs_a_known_user_and_a_secret_key(client, tenant):
     assert error["field"] == "external_id"
     ok(register(client, tenant, "u1", {"platform": "fcm", "token": "fcm-token-1"}))
     error_of(client.get("/v1/users/u1/devices", headers=tenant.publishable_headers), 403)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://Push.Example.COM:443/send/Ab%7e?x=1", "https://push.example.com", "https://PUSH.example.com/a"],
+)
+def test_a_web_push_endpoint_unregisters_as_the_browser_gave_it(client, tenant, endpoint):
+    subscription = {**WEBPUSH["subscription"], "endpoint": endpoint}
+    ok(register(client, tenant, "u1", {"platform": "webpush", "subscription": subscription}))
+    response = client.post(
+        "/v1/devices/unregister",
+        json={"platform": "webpush", "token": endpoint},
+        headers=tenant.publishable_headers,
+    )
+    assert response.status_code == 204, response.text
+    assert devices_of(client, tenant, "u1") == []
