@@ -228,3 +228,19 @@ def test_batch_size_is_limited(client, tenant, owner_engine):
     error = error_of(client.post("/v1/batch", json=body, headers=segment_auth(tenant.publishable)), 422)
     assert error["field"] == "batch"
     assert count_rows(owner_engine, "events", tenant.workspace_id) == 0
+
+
+@pytest.mark.smoke
+def test_a_rejected_identify_in_a_batch_leaves_nothing_behind(client, tenant, owner_engine):
+    too_many = {f"t{n}": n for n in range(300)}
+    body = {
+        "batch": [
+            {"type": "identify", "userId": "u9", "traits": too_many},
+            {"type": "track", "userId": "u1", "event": "open"},
+        ]
+    }
+    results = ok(client.post("/v1/batch", json=body, headers=segment_auth(tenant.publishable)))["results"]
+    assert [r["status"] for r in results] == ["rejected", "accepted"]
+    assert results[0]["error"]["code"] == "limit_exceeded"
+    assert client.get("/v1/users/u9", headers=tenant.secret_headers).status_code == 404
+    assert count_rows(owner_engine, "users", tenant.workspace_id) == 1
