@@ -200,18 +200,22 @@ def test_events_widen_first_and_last_seen(client, tenant, database):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="events.service.ingest passes only each user's latest time to users.service.ensure_users, "
-    "so a user created by a batch gets first_seen_at = its last event, not its first",
+    reason="events.service.ingest hands users.service.ensure_users only each user's latest event "
+    "time, so one batch cannot move first_seen_at back to its earliest event (new or known user)",
 )
-def test_a_user_created_by_a_batch_is_first_seen_at_its_earliest_event(client, tenant, database):
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+@pytest.mark.parametrize("known", [False, True], ids=["new-user", "known-user"])
+def test_one_batch_moves_first_seen_back_to_its_earliest_event(client, tenant, database, known):
+    if known:
+        ok(client.put("/v1/users/u1", json={}, headers=tenant.secret_headers), 201)
+    now = datetime.now(UTC)
+    earliest, latest = now - timedelta(days=10), now + timedelta(hours=3)
     track_batch(
         client,
         tenant,
         [
-            {"user_id": "u1", "name": "e", "timestamp": iso(start + timedelta(hours=3))},
-            {"user_id": "u1", "name": "e", "timestamp": iso(start)},
+            {"user_id": "u1", "name": "e", "timestamp": iso(latest)},
+            {"user_id": "u1", "name": "e", "timestamp": iso(earliest)},
         ],
     )
     (user,) = stored(database, tenant, User)
-    assert (user.first_seen_at, user.last_seen_at) == (start, start + timedelta(hours=3))
+    assert (user.first_seen_at, user.last_seen_at) == (earliest, latest)
