@@ -80,6 +80,16 @@ def test_the_librarys_background_batches_are_stored(live_url, tenant, database, 
     assert len(stored(database, tenant, User)) == 6
 
 
+def test_gzip_compressed_batches_are_accepted(live_url, tenant, database, errors):
+    # RudderStack's SDKs compress by default; Segment's library can be asked to.
+    analytics = segment_client(live_url, tenant.publishable, errors, sync_mode=True, gzip=True)
+    analytics.identify("u1", {"plan": "pro"})
+    analytics.track("u1", "Opened", {"screen": "home"})
+    assert errors == []
+    assert [u.attributes for u in stored(database, tenant, User)] == [{"plan": "pro"}]
+    assert [e.properties for e in stored(database, tenant, Event)] == [{"screen": "home"}]
+
+
 def test_a_wrong_key_is_reported_to_the_library(live_url, tenant, database, errors):
     analytics = segment_client(live_url, "nk_pub_not-a-real-key", errors)
     analytics.track("u1", "Opened")
