@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -184,3 +185,20 @@ def test_purge_forgets_keys_past_24_hours_in_every_workspace(
     assert purge_expired(TaskContext(database=database, sink=sink)) == 2
     with owner_engine.connect() as conn:
         assert conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all() == ["fresh"]
+
+
+def test_a_claim_released_while_we_look_at_it_is_claimed_afresh(database, tenant, owner_engine):
+    first = idempotency.claim(database, tenant.workspace_id, "k-1", "hash")
+
+    def release_before_the_read(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "FOR UPDATE" in statement.upper():
+            with owner_engine.begin() as conn:
+                conn.execute(text("DELETE FROM idempotency_keys"))
+
+    event.listen(database.engine, "before_cursor_execute", release_before_the_read)
+    try:
+        second = idempotency.claim(database, tenant.workspace_id, "k-1", "hash")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", release_before_the_read)
+    assert isinstance(second, uuid.UUID) and second != first
+    assert count_rows(owner_engine, "idempotency_keys", tenant.workspace_id) == 1
