@@ -353,3 +353,15 @@ def test_delete_erases_the_user_with_events_and_devices_and_keeps_a_count(client
     assert count_rows(owner_engine, "user_erasures", tenant.workspace_id, events=2, devices=1) == 1
     error = error_of(client.delete("/v1/users/gone", headers=headers), 404)
     assert error["field"] == "external_id"
+
+
+def test_large_numbers_survive_a_round_trip_through_the_database(client, tenant):
+    ok(
+        put_user(client, tenant, "u1", {"attributes": {"big": 1e20, "huge": 1.5e300, "small": -2.5e-300}}),
+        201,
+    )
+    user = ok(put_user(client, tenant, "u1", {"attributes": {"more": 1}}))
+    # Postgres may write a large float back as the integer it equals: the same JSON number.
+    assert float(user["attributes"]["big"]) == 1e20
+    assert float(user["attributes"]["huge"]) == 1.5e300
+    assert user["attributes"]["small"] == -2.5e-300
