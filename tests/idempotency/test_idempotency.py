@@ -202,3 +202,38 @@ def test_a_claim_released_while_we_look_at_it_is_claimed_afresh(database, tenant
         event.remove(database.engine, "before_cursor_execute", release_before_the_read)
     assert isinstance(second, uuid.UUID) and second != first
     assert count_rows(owner_engine, "idempotency_keys", tenant.workspace_id) == 1
+
+
+# POST routes that do not take part, and why.
+NOT_IDEMPOTENT = {
+    "/v1/keys",  # a replay would need the new key stored in plaintext
+    "/v1/devices/unregister",  # removes a device: repeating it changes nothing
+}
+
+
+def test_every_post_that_creates_honours_idempotency_keys(api):
+    posts = {
+        path: operations["post"]
+        for path, operations in api.openapi()["paths"].items()
+        if "post" in operations
+    }
+    assert len(posts) >= 10
+    for path, operation in posts.items():
+        headers = {p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert ("idempotency-key" in headers) == (path not in NOT_IDEMPOTENT), path
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/identify", {"userId": "u1", "traits": {"logins": 1}}),
+        ("/v1/track", {"userId": "u1", "event": "e"}),
+        ("/v1/batch", {"batch": [{"type": "page", "userId": "u1"}]}),
+    ],
+)
+def test_segment_calls_replay_by_key(client, tenant, owner_engine, path, body):
+    headers = {**tenant.secret_headers, "Idempotency-Key": "seg-1"}
+    first = ok(client.post(path, json=body, headers=headers))
+    replay = client.post(path, json=body, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first
+    assert count_rows(owner_engine, "events", tenant.workspace_id) == (0 if path == "/v1/identify" else 1)
