@@ -6,8 +6,10 @@ import uuid
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
 from app.kit.settings import get_settings
+from app.kit.timezones import is_iana_zone
 
 cli = typer.Typer(
     help="Nudge: customer messaging you can host yourself.",
@@ -16,8 +18,10 @@ cli = typer.Typer(
 )
 workspace_cli = typer.Typer(help="Workspaces (tenants).", no_args_is_help=True)
 key_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+operator_cli = typer.Typer(help="Dashboard accounts.", no_args_is_help=True)
 cli.add_typer(workspace_cli, name="workspace")
 cli.add_typer(key_cli, name="key")
+cli.add_typer(operator_cli, name="operator")
 
 
 @cli.command()
@@ -79,6 +83,10 @@ def _embedded_setup() -> None:
     database.dispose()
     _print_keys(workspace.id, keys)
     typer.echo(f"Demo data: {counts['users']} users, {counts['devices']} devices, {counts['events']} events.")
+    typer.echo(
+        f"Dashboard: {str(settings.public_base_url).rstrip('/')}/dashboard/ (sign up there; to open the demo "
+        f"workspace, run `nudge operator create EMAIL --workspace {workspace.id}`)."
+    )
 
 
 @cli.command()
@@ -118,7 +126,6 @@ def workspace_create(
 ) -> None:
     """Create a workspace and print its keys (shown once)."""
     from app.kit.db import Database
-    from app.kit.timezones import is_iana_zone
     from app.workspaces.service import create
 
     if not is_iana_zone(timezone):
@@ -176,6 +183,92 @@ def key_revoke(
     finally:
         database.dispose()
     typer.echo(f"Key {key_id} revoked.")
+
+
+@operator_cli.command("create")
+def operator_create(
+    email: str,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="NUDGE_OPERATOR_PASSWORD",
+            help="At least 10 characters (prompted when not given)",
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    workspace: Annotated[
+        uuid.UUID | None, typer.Option(help="Join this workspace instead of creating one")
+    ] = None,
+    workspace_name: Annotated[str, typer.Option(help="Name of the workspace to create")] = "My workspace",
+    timezone: Annotated[str, typer.Option(help="Zone of the workspace to create")] = "UTC",
+    role: Annotated[str, typer.Option(help="Role in --workspace")] = "owner",
+) -> None:
+    """Make a dashboard account (the first one on a private install) with a workspace it owns,
+    or with a role in an existing workspace."""
+    from pydantic import ValidationError
+
+    from app.dashboard.schemas import Account
+    from app.kit.db import Database, scope_to_workspace
+    from app.kit.errors import NudgeError
+    from app.models import Role
+    from app.operators import memberships, service
+
+    try:
+        Account(email=email, password=password, password_again=password, name=name)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise typer.BadParameter(first["msg"], param_hint=str(first["loc"][0])) from None
+    if role not in Role.__members__:
+        raise typer.BadParameter(f"role must be one of {', '.join(Role)}", param_hint="--role")
+    if workspace is None and not is_iana_zone(timezone):
+        raise typer.BadParameter(f"{timezone!r} is not an IANA time zone", param_hint="--timezone")
+    database = Database(get_settings())
+    try:
+        with database.transaction() as session:
+            if workspace is None:
+                operator, created = service.sign_up(
+                    session,
+                    email=email,
+                    password=password,
+                    name=name,
+                    workspace_name=workspace_name,
+                    timezone=timezone,
+                )
+                workspace = created.id
+            else:
+                operator = service.create(session, email=email, password=password, name=name)
+                scope_to_workspace(session, workspace)
+                memberships.add(session, workspace_id=workspace, operator_id=operator.id, role=Role(role))
+    except NudgeError as exc:
+        raise typer.BadParameter(exc.message, param_hint=exc.field) from None
+    except IntegrityError:
+        raise typer.BadParameter(f"no workspace {workspace}", param_hint="--workspace") from None
+    finally:
+        database.dispose()
+    base = str(get_settings().public_base_url).rstrip("/")
+    typer.echo(f"Operator {operator.email} can sign in at {base}/dashboard/login (workspace {workspace}).")
+
+
+@operator_cli.command("reset-link")
+def operator_reset_link(email: str) -> None:
+    """Print a one-hour, one-use password-reset link (when no email provider is set up)."""
+    from app.kit.db import Database
+    from app.operators import reset_tokens, service
+
+    settings = get_settings()
+    database = Database(settings)
+    try:
+        with database.transaction() as session:
+            operator = service.find_by_email(session, email)
+            if operator is None:
+                raise typer.BadParameter(f"no operator {email!r}", param_hint="EMAIL")
+            token = reset_tokens.make(settings.signing_key(), operator)
+    finally:
+        database.dispose()
+    typer.echo(f"{str(settings.public_base_url).rstrip('/')}/dashboard/reset/{token}")
 
 
 @cli.command()

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.kit import error_handlers
 from app.kit.body_limit import BodyLimitMiddleware
@@ -64,17 +65,60 @@ def create_app(
     app.add_middleware(UnitOfWorkMiddleware, database=database, sink=sink)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    # The browser SDK calls the API from customers' sites. Keys travel in headers, never
+    # cookies, so any origin may call; preflights are answered before the unit of work.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-Nudge-User",
+            "X-Nudge-User-Signature",
+        ],
+        max_age=600,
+    )
     _include_routers(app)
     return app
 
 
 def _include_routers(app: FastAPI) -> None:
+    from app.channels.endpoints import router as test_sends
     from app.compat.endpoints import router as compat
+    from app.credentials.endpoints import router as providers
+    from app.dashboard.router import STATIC_FILES
+    from app.dashboard.router import router as dashboard
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
+    from app.inbox.endpoints import router as inbox
+    from app.preferences.endpoints import router as preferences
+    from app.sdk.endpoints import router as sdk
+    from app.templating.endpoints import router as content
+    from app.tracking.endpoints import api as email_events
+    from app.tracking.endpoints import router as tracking
     from app.users.endpoints import router as users
     from app.workspaces.endpoints import router as workspaces
 
-    for router in (health, workspaces, users, devices, events, compat):
+    for router in (
+        health,
+        workspaces,
+        users,
+        devices,
+        events,
+        compat,
+        content,
+        tracking,
+        email_events,
+        preferences,
+        providers,
+        inbox,
+        sdk,
+        test_sends,
+    ):
         app.include_router(router)
+    path, static_app, name = STATIC_FILES
+    app.mount(path, static_app, name=name)
+    app.include_router(dashboard)  # last: it ends with a catch-all for unknown dashboard pages

@@ -4,13 +4,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.kit.schemas import RequestModel
 from app.kit.validators import STORABLE, JsonObject, UtcTimestamp
 
 SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255), STORABLE]
 Label = Annotated[str, StringConstraints(max_length=200), STORABLE]
 
 
-class SegmentMessage(BaseModel):
+class SegmentMessage(RequestModel):
     """Fields common to every Segment call; unknown ones (integrations, _metadata...) are kept out."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -57,7 +58,7 @@ class ScreenMessage(SegmentMessage):
     properties: JsonObject = Field(default_factory=dict)
 
 
-class BatchIn(BaseModel):
+class BatchIn(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
     # Items are validated one by one in the route, so one bad item rejects only itself.

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
+from app.kit.schemas import RequestModel
 from app.kit.validators import STORABLE
 
 Token = Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^[\x21-\x7e]+$")]
@@ -13,7 +14,7 @@ AppVersion = Annotated[str, StringConstraints(max_length=50), STORABLE]
 Base64Url = Annotated[str, StringConstraints(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_\-]+=*$")]
 
 
-class _Strict(BaseModel):
+class _Strict(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 

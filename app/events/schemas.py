@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.kit.schemas import RequestModel
 from app.kit.validators import STORABLE, ExternalId, JsonObject, UtcTimestamp
 
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
@@ -12,7 +13,7 @@ MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200), STOR
 MAX_BATCH = 1000
 
 
-class EventIn(BaseModel):
+class EventIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: ExternalId = Field(description="The user's external id; unknown users are created")

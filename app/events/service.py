@@ -27,6 +27,7 @@ from app.models import Event
 from app.users.service import ensure_users
 
 MAX_FUTURE = timedelta(days=1)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_PROPERTIES_BYTES = 32 * 1024
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
@@ -53,9 +54,7 @@ def parse_item(raw: Any, now: datetime) -> TrackedEvent:
 
 
 def to_tracked(event: EventIn, now: datetime) -> TrackedEvent:
-    occurred = event.timestamp or now
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
+    occurred = _utc(event.timestamp) if event.timestamp else now
     if occurred > now + MAX_FUTURE:
         raise Invalid("timestamp is more than a day in the future", field="timestamp")
     if event.properties and len(orjson.dumps(event.properties)) > MAX_PROPERTIES_BYTES:
@@ -63,6 +62,17 @@ def to_tracked(event: EventIn, now: datetime) -> TrackedEvent:
     return TrackedEvent(
         event.user_id, event.name, occurred.astimezone(UTC), event.properties, event.message_id
     )
+
+
+def _utc(timestamp: datetime) -> datetime:
+    """A client time as UTC (no offset means UTC); refuses instants before 1970."""
+    try:
+        occurred = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
+    except OverflowError:
+        occurred = EARLIEST - timedelta(days=1)
+    if occurred < EARLIEST:
+        raise Invalid("timestamp is before 1970", field="timestamp")
+    return occurred
 
 
 def ingest(session: Session, events: Sequence[TrackedEvent], received_at: datetime) -> list[uuid.UUID | None]:

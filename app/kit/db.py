@@ -23,6 +23,7 @@ from app.kit.settings import Settings
 from app.models.base import TenantScoped
 
 WORKSPACE_KEY = "workspace_id"
+OPERATOR_KEY = "operator_id"
 SYSTEM_KEY = "system"
 
 
@@ -103,6 +104,14 @@ def scope_to_workspace(session: Session, workspace_id: uuid.UUID) -> None:
         _set_rls(session, session.connection())
 
 
+def scope_to_operator(session: Session, operator_id: uuid.UUID) -> None:
+    """Name the signed-in operator for Postgres RLS: policies that span workspaces (an
+    operator's own memberships) read it. Tenant rows still need ``scope_to_workspace``."""
+    session.info[OPERATOR_KEY] = operator_id
+    if session.in_transaction():
+        _set_rls(session, session.connection())
+
+
 def scope_to_system(session: Session) -> None:
     """Cross-workspace access for planners that discover due work; never for request code."""
     session.info[SYSTEM_KEY] = True
@@ -121,15 +130,23 @@ def _set_rls(session: Session, connection: Any) -> None:
     if connection.dialect.name != "postgresql":
         return
     workspace_id = session.info.get(WORKSPACE_KEY)
+    operator_id = session.info.get(OPERATOR_KEY)
     connection.execute(
-        text("SELECT set_config('nudge.workspace_id', :w, true), set_config('nudge.system', :s, true)"),
-        {"w": str(workspace_id) if workspace_id else "", "s": "on" if session.info.get(SYSTEM_KEY) else ""},
+        text(
+            "SELECT set_config('nudge.workspace_id', :w, true), set_config('nudge.operator_id', :o, true),"
+            " set_config('nudge.system', :s, true)"
+        ),
+        {
+            "w": str(workspace_id) if workspace_id else "",
+            "o": str(operator_id) if operator_id else "",
+            "s": "on" if session.info.get(SYSTEM_KEY) else "",
+        },
     )
 
 
 @event.listens_for(Session, "after_begin")
 def _after_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
-    if session.info.get(WORKSPACE_KEY) is not None or session.info.get(SYSTEM_KEY):
+    if any(session.info.get(key) for key in (WORKSPACE_KEY, OPERATOR_KEY, SYSTEM_KEY)):
         _set_rls(session, connection)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.idempotency.dependencies import IdempotentReplay
@@ -18,6 +19,7 @@ from app.kit.responses import JsonResponse
 _UNKNOWN: Any = object()  # no document to check a location against
 
 _STATUS_CODES = {
+    400: ErrorCode.invalid_json,  # FastAPI raises 400 only when it cannot parse the body
     401: ErrorCode.unauthorized,
     403: ErrorCode.forbidden,
     404: ErrorCode.not_found,
@@ -108,7 +110,21 @@ def _http(_request: Request, exc: Exception) -> Response:
         )
         return JsonResponse(error_body(ErrorCode.invalid_json, message, "body"), status_code=400)
     code = _STATUS_CODES.get(exc.status_code, ErrorCode.validation_error)
-    return JsonResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    if code is ErrorCode.invalid_json:
+        body = error_body(code, "the request body is not valid UTF-8 JSON (or is nested too deeply)", "body")
+    else:
+        body = error_body(code, str(exc.detail))
+    return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _data_error(_request: Request, exc: Exception) -> Response:
+    # The last wall: a value that passed validation but the database cannot store (the
+    # transaction is rolled back, so nothing is half-written).
+    assert isinstance(exc, DataError)
+    detail = str(exc.orig).splitlines()[0] if exc.orig else "value not storable"
+    return JsonResponse(
+        error_body(ErrorCode.validation_error, f"a value cannot be stored: {detail}"), status_code=422
+    )
 
 
 def _replay(_request: Request, exc: Exception) -> Response:
@@ -126,3 +142,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NudgeError, _nudge)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IdempotentReplay, _replay)
+    app.add_exception_handler(DataError, _data_error)

@@ -17,3 +17,8 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62  # variant
     value |= rand & 0x3FFF_FFFF_FFFF_FFFF  # rand_b (62 bits)
     return uuid.UUID(int=value)
+
+
+def uuid7_floor(instant_ms: int) -> uuid.UUID:
+    """The smallest UUIDv7 of a millisecond: ``id < uuid7_floor(t)`` means "made before t"."""
+    return uuid.UUID(int=((instant_ms & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | (0b10 << 62))

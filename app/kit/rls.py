@@ -15,6 +15,9 @@ _VISIBLE = (
     "workspace_id = nullif(current_setting('nudge.workspace_id', true), '')::uuid"
     " OR current_setting('nudge.system', true) = 'on'"
 )
+# Rows that name an operator (memberships) are also readable by that operator's transactions,
+# across workspaces; writing still needs the workspace scope.
+_OPERATOR_READABLE = "operator_id = nullif(current_setting('nudge.operator_id', true), '')::uuid"
 
 
 def _role() -> str:
@@ -46,8 +49,9 @@ def ensure_app_role() -> None:
     op.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
 
 
-def grant_and_protect(table: str, *, tenant: bool = True) -> None:
-    """Grant the app role DML on ``table``; with ``tenant``, force the isolation policy on it."""
+def grant_and_protect(table: str, *, tenant: bool = True, operator_readable: bool = False) -> None:
+    """Grant the app role DML on ``table``; with ``tenant``, force the isolation policy on it;
+    with ``operator_readable``, its ``operator_id`` rows are also visible to that operator."""
     if not _is_postgres():
         return
     role = _role()
@@ -56,4 +60,5 @@ def grant_and_protect(table: str, *, tenant: bool = True) -> None:
     if tenant:
         op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
         op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-        op.execute(f'CREATE POLICY tenant_isolation ON "{table}" USING ({_VISIBLE}) WITH CHECK ({_VISIBLE})')
+        using = f"{_VISIBLE} OR {_OPERATOR_READABLE}" if operator_readable else _VISIBLE
+        op.execute(f'CREATE POLICY tenant_isolation ON "{table}" USING ({using}) WITH CHECK ({_VISIBLE})')

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=100)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     default_timezone: str = "UTC"
+    event_retention_days: int | None = Field(
+        default=None, ge=1, description="Delete events received more than this many days ago. Unset: keep."
+    )
+    public_signup: bool = Field(
+        default=True,
+        description="Anyone may create an account and a workspace at /dashboard/signup. Turn off on a "
+        "private install and make operators with `nudge operator create` or invitations.",
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback and private networks (tests, single-host setups).",
+    )
+    outbox_dir: Path = Field(
+        default=EMBEDDED_DIR / "outbox",
+        description="Embedded mode: where email is written (one .eml per message) and the push log kept.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth.dependencies import AnyKey, SecretKey
 from app.idempotency.dependencies import Idempotent
 from app.kit.errors import Invalid
+from app.kit.responses import JsonResponse
 from app.kit.session import DbSession
 from app.kit.validators import ExternalId, Text, storable_text
 from app.users import service
@@ -101,6 +102,15 @@ def _filter_value(param: str, value: str) -> str:
         return storable_text(value)
     except ValueError as exc:
         raise Invalid(str(exc), field=param) from None
+
+
+@router.get(
+    "/{external_id}/export",
+    summary="Everything stored about a user (GDPR access request)",
+    response_model=dict[str, Any],
+)
+def export_user(external_id: ExternalIdPath, session: DbSession, _auth: SecretKey) -> JsonResponse:
+    return JsonResponse(service.export(session, external_id))
 
 
 @router.delete("/{external_id}", response_model=ErasureOut, summary="Erase a user and everything about them")

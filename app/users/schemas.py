@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.schemas import RequestModel
 from app.kit.validators import (
     Country,
     Email,
@@ -40,7 +41,7 @@ RESERVED_FIELDS = (
 )
 
 
-class ProfileFields(BaseModel):
+class ProfileFields(RequestModel):
     """Reserved fields. Omitted: unchanged; ``null``: cleared."""
 
     model_config = ConfigDict(extra="forbid")

@@ -146,3 +146,19 @@ def erase(session: Session, external_id: str) -> tuple[int, int]:
     )
     session.flush()
     return events, devices
+
+
+def export(session: Session, external_id: str) -> dict[str, Any]:
+    """Everything stored about one user (data-subject access), as plain JSON-ready values."""
+    user = get(session, external_id)
+    devices = session.scalars(select(Device).where(Device.user_id == user.id).order_by(Device.created_at))
+    events = session.scalars(select(Event).where(Event.user_id == user.id).order_by(Event.occurred_at))
+    return {
+        "user": _columns(user),
+        "devices": [_columns(d) for d in devices],
+        "events": [_columns(e) for e in events],
+    }
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}

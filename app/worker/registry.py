@@ -47,6 +47,7 @@ def task(name: str, *, queue: str = "default", every_s: float | None = None) -> 
 
 def load_all() -> dict[str, TaskSpec]:
     """Import every feature's tasks module so the registry is complete."""
-    import app.idempotency.tasks  # noqa: F401
+    import app.idempotency.tasks
+    import app.retention.tasks  # noqa: F401
 
     return TASKS

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.kit.schemas import RequestModel
 from app.kit.validators import STORABLE, TimeZoneName
 from app.models import KeyKind
 
@@ -23,14 +24,14 @@ class WorkspaceOut(BaseModel):
     created_at: datetime
 
 
-class WorkspaceUpdate(BaseModel):
+class WorkspaceUpdate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     name: WorkspaceName | None = None
     timezone: TimeZoneName | None = Field(default=None, description="Used for users without a zone")
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: KeyKind

@@ -12,14 +12,20 @@ from app.models import KeyKind, Workspace
 
 def create(session: Session, *, name: str, timezone: str = "UTC") -> tuple[Workspace, dict[KeyKind, str]]:
     """A new workspace with one secret and one publishable key (plaintexts returned once)."""
-    workspace = Workspace(name=name, timezone=timezone)
-    session.add(workspace)
-    session.flush()
-    scope_to_workspace(session, workspace.id)
+    workspace = new_workspace(session, name=name, timezone=timezone)
     keys = {
         kind: create_key(session, workspace_id=workspace.id, kind=kind, name="default")[1] for kind in KeyKind
     }
     return workspace, keys
+
+
+def new_workspace(session: Session, *, name: str, timezone: str = "UTC") -> Workspace:
+    """A workspace without keys; the session is scoped to it from here on."""
+    workspace = Workspace(name=name, timezone=timezone)
+    session.add(workspace)
+    session.flush()
+    scope_to_workspace(session, workspace.id)
+    return workspace
 
 
 def get(session: Session, workspace_id: uuid.UUID) -> Workspace:

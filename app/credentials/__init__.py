@@ -1,0 +1,1 @@
+"""Provider credentials per workspace: validated, encrypted at rest, shown only masked."""

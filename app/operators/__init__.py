@@ -1,0 +1,1 @@
+"""Operators: dashboard accounts, their roles in workspaces, invitations and sign-in."""

@@ -1,0 +1,1 @@
+"""Subscription preferences per channel and category; the hosted preference page."""

@@ -1,0 +1,1 @@
+"""Personalisation: sandboxed Jinja templates, compiled once per variant, rendered per user."""

@@ -1,0 +1,1 @@
+"""Feedback from recipients: open pixel, click redirects, unsubscribes, signed links to them."""

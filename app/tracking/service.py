@@ -1,0 +1,104 @@
+"""Recording what recipients did. ``record_engagement`` is the one write of an open, click,
+unsubscribe or bounce, so the delivery ledger can be updated in the same place."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.kit import sql
+from app.kit.db import current_workspace
+from app.kit.ids import uuid7
+from app.models import EmailSuppression, Engagement, Preference, User
+from app.models.base import utcnow
+
+_STATUS_COLUMNS = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
+
+
+def record_engagement(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    delivery_id: uuid.UUID | None,
+    channel: str,
+    kind: str,
+    url: str | None = None,
+) -> None:
+    session.add(
+        Engagement(
+            workspace_id=current_workspace(session),
+            user_id=user_id,
+            delivery_id=delivery_id,
+            channel=channel,
+            kind=kind,
+            url=url,
+            occurred_at=utcnow(),
+        )
+    )
+    session.flush()
+
+
+def user_exists(session: Session, user_id: uuid.UUID) -> bool:
+    return session.scalars(select(User.id).where(User.id == user_id)).first() is not None
+
+
+def set_preference(
+    session: Session, *, user_id: uuid.UUID, channel: str, category: str | None, subscribed: bool
+) -> None:
+    """Without a category: the channel-wide switch on the user; with one: that category only."""
+    if category is None:
+        state = "subscribed" if subscribed else "unsubscribed"
+        session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values({_STATUS_COLUMNS[channel]: state, "updated_at": utcnow()})
+        )
+        return
+    now = utcnow()
+    stmt = sql.insert(session, Preference).values(
+        workspace_id=current_workspace(session),
+        id=uuid7(),
+        user_id=user_id,
+        channel=channel,
+        category=category,
+        subscribed=subscribed,
+        created_at=now,
+        updated_at=now,
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["workspace_id", "user_id", "channel", "category"],
+            set_={"subscribed": subscribed, "updated_at": now},
+        )
+    )
+
+
+def suppress_email(session: Session, *, email: str, reason: str, detail: str | None = None) -> None:
+    stmt = sql.insert(session, EmailSuppression).values(
+        workspace_id=current_workspace(session),
+        id=uuid7(),
+        email=email.lower(),
+        reason=reason,
+        detail=(detail or "")[:500] or None,
+        created_at=utcnow(),
+    )
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["workspace_id", "email"]))
+
+
+def suppressed_emails(session: Session, emails: list[str]) -> set[str]:
+    """Which of ``emails`` must not be mailed (for the dispatcher, one query per chunk)."""
+    lowered = sorted({e.lower() for e in emails})
+    if not lowered:
+        return set()
+    rows = session.scalars(select(EmailSuppression.email).where(EmailSuppression.email.in_(lowered)))
+    return set(rows)
+
+
+def unsubscribe_address(session: Session, *, email: str) -> None:
+    session.execute(
+        update(User)
+        .where(func.lower(User.email) == email.lower())
+        .values(email_status="unsubscribed", updated_at=utcnow())
+    )
