@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from app.kit.schemas import RequestModel
-from app.kit.validators import STORABLE, JsonObject, UtcTimestamp
+from app.kit.validators import UtcTimestamp
 
-SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255), STORABLE]
-Label = Annotated[str, StringConstraints(max_length=200), STORABLE]
+SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
 class SegmentMessage(RequestModel):
@@ -19,8 +18,10 @@ class SegmentMessage(RequestModel):
     user_id: SegmentId | None = Field(default=None, alias="userId")
     anonymous_id: SegmentId | None = Field(default=None, alias="anonymousId")
     timestamp: UtcTimestamp | None = None
-    message_id: Label | None = Field(default=None, alias="messageId")
-    context: JsonObject = Field(default_factory=dict)
+    message_id: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, alias="messageId"
+    )
+    context: dict[str, JsonValue] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _someone(self) -> SegmentMessage:
@@ -35,27 +36,27 @@ class SegmentMessage(RequestModel):
 
 class IdentifyMessage(SegmentMessage):
     type: Literal["identify"] = "identify"
-    traits: JsonObject = Field(default_factory=dict)
+    traits: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class TrackMessage(SegmentMessage):
     type: Literal["track"] = "track"
-    event: Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
-    properties: JsonObject = Field(default_factory=dict)
+    event: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class PageMessage(SegmentMessage):
     type: Literal["page"] = "page"
-    name: Label | None = None
-    category: Label | None = None
-    properties: JsonObject = Field(default_factory=dict)
+    name: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class ScreenMessage(SegmentMessage):
     type: Literal["screen"] = "screen"
-    name: Label | None = None
-    category: Label | None = None
-    properties: JsonObject = Field(default_factory=dict)
+    name: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class BatchIn(RequestModel):
@@ -63,7 +64,7 @@ class BatchIn(RequestModel):
 
     # Items are validated one by one in the route, so one bad item rejects only itself.
     batch: list[Any] = Field(max_length=1000)
-    context: JsonObject = Field(default_factory=dict)
+    context: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class SegmentResult(BaseModel):

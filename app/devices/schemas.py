@@ -7,10 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
 from app.kit.schemas import RequestModel
-from app.kit.validators import STORABLE
 
 Token = Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^[\x21-\x7e]+$")]
-AppVersion = Annotated[str, StringConstraints(max_length=50), STORABLE]
 Base64Url = Annotated[str, StringConstraints(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_\-]+=*$")]
 
 
@@ -21,7 +19,7 @@ class _Strict(RequestModel):
 class FcmDevice(_Strict):
     platform: Literal["fcm"]
     token: Token
-    app_version: AppVersion | None = None
+    app_version: str | None = Field(default=None, max_length=50)
 
 
 class ApnsDevice(_Strict):
@@ -30,7 +28,7 @@ class ApnsDevice(_Strict):
         description="The device token as hex"
     )
     environment: Literal["sandbox", "production"] = "production"
-    app_version: AppVersion | None = None
+    app_version: str | None = Field(default=None, max_length=50)
 
 
 class WebPushKeys(_Strict):
@@ -53,7 +51,7 @@ class WebPushSubscription(_Strict):
 class WebPushDevice(_Strict):
     platform: Literal["webpush"]
     subscription: WebPushSubscription
-    app_version: AppVersion | None = None
+    app_version: str | None = Field(default=None, max_length=50)
 
 
 DeviceIn = Annotated[FcmDevice | ApnsDevice | WebPushDevice, Field(discriminator="platform")]
@@ -61,7 +59,9 @@ DeviceIn = Annotated[FcmDevice | ApnsDevice | WebPushDevice, Field(discriminator
 
 class DeviceRef(_Strict):
     platform: Literal["fcm", "apns", "webpush"]
-    token: Token = Field(description="The token, or for Web Push the subscription endpoint")
+    token: Annotated[str, StringConstraints(min_length=8, max_length=4096)] = Field(
+        description="The token, or for Web Push the subscription endpoint"
+    )
 
 
 class DeviceOut(BaseModel):

@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from app.kit.schemas import RequestModel
-from app.kit.validators import STORABLE, ExternalId, JsonObject, UtcTimestamp
+from app.kit.validators import ExternalId, UtcTimestamp
 
-EventName = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
-MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MAX_BATCH = 1000
 
 
@@ -21,7 +21,7 @@ class EventIn(RequestModel):
     timestamp: UtcTimestamp | None = Field(
         default=None, description="When it happened (client time; UTC if no offset). Default: now."
     )
-    properties: JsonObject = Field(default_factory=dict)
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
     message_id: MessageId | None = Field(
         default=None, description="Makes the call idempotent: a repeated message_id is stored once"
     )

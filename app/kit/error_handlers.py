@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.idempotency.dependencies import IdempotentReplay
 from app.kit.errors import ErrorCode, NudgeError, error_body
 from app.kit.responses import JsonResponse
+from app.kit.schemas import UNSTORABLE
+from app.kit.validators import printable
 
 _UNKNOWN: Any = object()  # no document to check a location against
 
@@ -52,8 +54,7 @@ def field_path(loc: tuple[Any, ...] | list[Any], document: Any = _UNKNOWN) -> st
             parts.append(f"[{item}]")
         else:
             # A key may hold an unpaired surrogate: escape it so the answer itself can be encoded.
-            name = str(item).encode("utf-8", "backslashreplace").decode("utf-8")
-            parts.append(("." if parts else "") + name)
+            parts.append(("." if parts else "") + printable(str(item)))
     return "".join(parts) or str(loc[0] if loc else "body")
 
 
@@ -66,6 +67,12 @@ def _addresses(node: Any, item: Any) -> bool:
 def error_field(error: Mapping[str, Any], document: Any = _UNKNOWN) -> str:
     """The field a pydantic error is about; a bad union tag names the discriminator itself."""
     field = field_path(error.get("loc", ()), document)
+    if error.get("type") == UNSTORABLE:
+        inside = str((error.get("ctx") or {}).get("path", ""))
+        if field != "body":
+            field += inside
+        elif inside:
+            field = inside.lstrip(".")
     if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
         tag = str((error.get("ctx") or {}).get("discriminator", "")).strip("'")
         if tag:

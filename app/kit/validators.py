@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, JsonValue, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from app.kit.timezones import is_iana_zone
 
@@ -21,39 +21,67 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{2,31}$")
 
 
-def storable_text(value: str) -> str:
-    """Refuse text Postgres cannot store: NUL characters and unpaired surrogates."""
+def text_problem(value: str) -> str | None:
+    """Why Postgres cannot store this text (NUL, an unpaired surrogate), or None."""
     if "\x00" in value:
-        raise ValueError("text may not contain NUL (\\u0000) characters")
+        return "text may not contain NUL (\\u0000) characters"
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError("text holds an unpaired UTF-16 surrogate") from None
+            return "text holds an unpaired UTF-16 surrogate"
+    return None
+
+
+def unstorable(value: Any, depth: int = 0) -> tuple[str, str] | None:
+    """The first thing in ``value`` that Postgres (text, jsonb) or our JSON encoder cannot hold,
+    as (path below ``value``: "", ".key" or "[3]"..., the reason); None when all is storable."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+    elif isinstance(value, bool) or value is None:
+        problem = None
+    elif isinstance(value, int):
+        problem = None if -_INT64 <= value < _INT64 else "integers must fit in 64 bits"
+    elif isinstance(value, float):
+        problem = None if math.isfinite(value) else "numbers must be finite (no NaN or Infinity)"
+    elif isinstance(value, list | dict) and depth >= MAX_JSON_DEPTH:
+        problem = f"values may nest at most {MAX_JSON_DEPTH} levels deep"
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable(item, depth + 1)
+            if found:
+                return f"[{index}]{found[0]}", found[1]
+        return None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            step = "." + printable(str(key))
+            found = ("", text_problem(key)) if isinstance(key, str) and text_problem(key) else None
+            found = found or unstorable(item, depth + 1)
+            if found:
+                return step + found[0], str(found[1])
+        return None
+    else:
+        problem = None  # already a parsed value (a datetime, a UUID...)
+    return ("", problem) if problem else None
+
+
+def printable(text: str) -> str:
+    """``text`` with unpaired surrogates escaped, so an answer naming it can be encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def storable_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
-def storable_json(value: Any, depth: int = 0) -> Any:
-    """Refuse JSON values Postgres ``jsonb`` (and our encoder) cannot hold."""
-    if isinstance(value, str):
-        storable_text(value)
-    elif isinstance(value, bool) or value is None:
-        pass
-    elif isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise ValueError("integers must fit in 64 bits")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite (no NaN or Infinity)")
-    elif depth >= MAX_JSON_DEPTH:
-        raise ValueError(f"values may nest at most {MAX_JSON_DEPTH} levels deep")
-    elif isinstance(value, list):
-        for item in value:
-            storable_json(item, depth + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            storable_text(key)
-            storable_json(item, depth + 1)
+def storable_json(value: Any) -> Any:
+    found = unstorable(value)
+    if found:
+        where, problem = found
+        raise ValueError(f"{where.lstrip('.')}: {problem}" if where else problem)
     return value
 
 
@@ -97,12 +125,11 @@ def _country(value: str) -> str:
     return value.upper()
 
 
-STORABLE = AfterValidator(storable_text)  # after any StringConstraints, which keeps their messages
+# For values outside request models (path and query parameters, plain models); request models
+# check every field at once (app.kit.schemas.RequestModel). After any StringConstraints, so
+# those keep their own messages.
+STORABLE = AfterValidator(storable_text)
 Text = Annotated[str, STORABLE]
-Json = Annotated[JsonValue, AfterValidator(storable_json)]
-JsonObject = dict[Text, Json]
-JsonScalar = Annotated[str | int | float | bool, AfterValidator(storable_json)]
-JsonNumber = Annotated[int | float, AfterValidator(storable_json)]
 UtcTimestamp = Annotated[datetime, AfterValidator(utc_instant)]
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255), STORABLE]

@@ -3,28 +3,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.kit.schemas import RequestModel
 from app.kit.validators import (
     Country,
     Email,
     ExternalId,
-    JsonNumber,
-    JsonObject,
-    JsonScalar,
     Latitude,
     Locale,
     Longitude,
     Phone,
     ShortText,
-    Text,
     TimeZoneName,
 )
 from app.users.attributes import AttributeChanges
 
 ChannelName = Literal["email", "push", "in_app"]
 State = Literal["subscribed", "unsubscribed"]
+Scalar = str | int | float | bool
 
 RESERVED_FIELDS = (
     "email",
@@ -63,16 +60,14 @@ class ProfileFields(RequestModel):
 
 
 class UserUpsert(ProfileFields):
-    attributes: JsonObject = Field(
+    attributes: dict[str, JsonValue] = Field(
         default_factory=dict, description="Merged into the user's attributes; null deletes a key."
     )
-    add: dict[Text, list[JsonScalar]] = Field(
-        default_factory=dict, description="Add values to list attributes."
-    )
-    remove: dict[Text, list[JsonScalar]] = Field(
+    add: dict[str, list[Scalar]] = Field(default_factory=dict, description="Add values to list attributes.")
+    remove: dict[str, list[Scalar]] = Field(
         default_factory=dict, description="Remove values from list attributes."
     )
-    increment: dict[Text, JsonNumber] = Field(default_factory=dict, description="Add to numeric attributes.")
+    increment: dict[str, int | float] = Field(default_factory=dict, description="Add to numeric attributes.")
     subscriptions: dict[ChannelName, State] = Field(default_factory=dict)
 
     def attribute_changes(self) -> AttributeChanges:

@@ -7,12 +7,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.kit.schemas import RequestModel
-from app.kit.validators import STORABLE, TimeZoneName
+from app.kit.validators import TimeZoneName
 from app.models import KeyKind
 
-WorkspaceName = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), STORABLE
-]
+WorkspaceName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 
 class WorkspaceOut(BaseModel):
@@ -35,7 +33,7 @@ class KeyCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: KeyKind
-    name: Annotated[str, StringConstraints(max_length=200), STORABLE] = ""
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
 class KeyOut(BaseModel):
