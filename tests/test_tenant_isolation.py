@@ -3,12 +3,16 @@ through any route, through the ORM, or through raw SQL (Postgres row-level secur
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from app.channels.base import OutboundMessage
+from app.inbox.auth import user_signature
+from app.inbox.channel import InboxChannel
 from app.models import Base, Device, Event, User
 from tests.fixtures.assertions import error_of, ok
 from tests.fixtures.factories import count_rows
@@ -18,38 +22,57 @@ TENANT_TABLES = sorted(
 )
 
 
+WEBHOOK = {"url": "https://hooks.a.example/nudge", "secret": "a-secret-of-workspace-a"}
+
+
+def deliver_to_inbox(database, tenant, external_id) -> None:
+    with database.session(tenant.workspace_id) as session:
+        user_id = session.scalars(select(User.id).where(User.external_id == external_id)).one()
+    content = {"layout": "banner", "title": "Hello", "body": "For alice only"}
+    message = OutboundMessage(uuid.uuid4(), tenant.workspace_id, user_id, "in_app", {}, content)
+    asyncio.run(InboxChannel(database, None).send([message]))
+
+
+def inbox_headers(settings, tenant, external_id, *, secret=False) -> dict[str, str]:
+    if secret:
+        return {**tenant.secret_headers, "X-Nudge-User": external_id}
+    signature = user_signature(settings, tenant.workspace_id, external_id)
+    return {**tenant.publishable_headers, "X-Nudge-User": external_id, "X-Nudge-User-Signature": signature}
+
+
 @pytest.fixture
-def alice(client, tenant):
-    """Workspace A's data: a user with a device, events and an extra key."""
+def alice(client, tenant, database):
+    """Workspace A's data: a user with a device, events, an inbox item and preferences, a
+    provider and an extra key."""
     h = tenant.secret_headers
-    ok(
-        client.put(
-            "/v1/users/alice", json={"email": "alice@a.example", "attributes": {"plan": "pro"}}, headers=h
-        ),
-        201,
-    )
-    device = ok(
-        client.post("/v1/users/alice/devices", json={"platform": "fcm", "token": "alice-phone"}, headers=h)
-    )
+    profile = {"email": "alice@a.example", "attributes": {"plan": "pro"}}
+    ok(client.put("/v1/users/alice", json=profile, headers=h), 201)
+    fcm = {"platform": "fcm", "token": "alice-phone"}
+    device = ok(client.post("/v1/users/alice/devices", json=fcm, headers=h))
     ok(client.post("/v1/events", json={"user_id": "alice", "name": "buy", "message_id": "m-1"}, headers=h))
     idem = {**h, "Idempotency-Key": "shared-key"}
     ok(client.post("/v1/events", json={"user_id": "alice", "name": "open"}, headers=idem))
     key = ok(client.post("/v1/keys", json={"kind": "secret", "name": "ci"}, headers=h), 201)
-    return {"device_id": device["id"], "key_id": key["id"], "key": key["key"]}
+    ok(client.put("/v1/providers/webhook", json=WEBHOOK, headers=h))
+    change = {"changes": [{"channel": "email", "category": "news", "subscribed": False}]}
+    ok(client.patch("/v1/users/alice/preferences", json=change, headers=h))
+    deliver_to_inbox(database, tenant, "alice")
+    (item,) = ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": "alice"}))["data"]
+    return {"device_id": device["id"], "key_id": key["id"], "key": key["key"], "item_id": item["id"]}
 
 
 def owner_view(client, owner_engine, tenant) -> dict:
     """Everything workspace A can see of itself, through its own key and in its tables."""
     h = tenant.secret_headers
-    users = ok(client.get("/v1/users", params={"limit": 1000}, headers=h))["data"]
+    users = [u["external_id"] for u in ok(client.get("/v1/users", params={"limit": 1000}, headers=h))["data"]]
     return {
         "workspace": ok(client.get("/v1/workspace", headers=h)),
         "keys": ok(client.get("/v1/keys", headers=h)),
-        "users": users,
-        "devices": {
-            u["external_id"]: ok(client.get(f"/v1/users/{u['external_id']}/devices", headers=h))
-            for u in users
-        },
+        "providers": ok(client.get("/v1/providers", headers=h)),
+        "exports": {u: ok(client.get(f"/v1/users/{u}/export", headers=h)) for u in users},
+        "devices": {u: ok(client.get(f"/v1/users/{u}/devices", headers=h)) for u in users},
+        "preferences": {u: ok(client.get(f"/v1/users/{u}/preferences", headers=h)) for u in users},
+        "inbox": {u: ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": u})) for u in users},
         "rows": {t: count_rows(owner_engine, t, tenant.workspace_id) for t in TENANT_TABLES},
     }
 
@@ -60,8 +83,17 @@ ID_ROUTES = {
     ("GET", "/v1/users/{external_id}"): ("/v1/users/alice", None, 403),
     ("DELETE", "/v1/users/{external_id}"): ("/v1/users/alice", None, 403),
     ("GET", "/v1/users/{external_id}/devices"): ("/v1/users/alice/devices", None, 403),
+    ("GET", "/v1/users/{external_id}/export"): ("/v1/users/alice/export", None, 403),
+    ("GET", "/v1/users/{external_id}/preferences"): ("/v1/users/alice/preferences", None, 403),
+    ("PATCH", "/v1/users/{external_id}/preferences"): (
+        "/v1/users/alice/preferences",
+        {"changes": [{"channel": "email", "subscribed": False}]},
+        403,
+    ),
     ("DELETE", "/v1/devices/{device_id}"): ("/v1/devices/{device_id}", None, 403),
     ("DELETE", "/v1/keys/{key_id}"): ("/v1/keys/{key_id}", None, 403),
+    ("GET", "/v1/providers/{provider}"): ("/v1/providers/webhook", None, 403),
+    ("DELETE", "/v1/providers/{provider}"): ("/v1/providers/webhook", None, 403),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},
@@ -88,10 +120,19 @@ NAMESPACED_ROUTES = {
     ("POST", "/v1/track"): ("/v1/track", {"userId": "alice", "event": "buy", "messageId": "m-1"}),
     ("POST", "/v1/batch"): ("/v1/batch", {"batch": [{"type": "track", "userId": "alice", "event": "buy"}]}),
 }
+# Keyed by a provider's name: another workspace setting "webhook" sets its own (secret keys only).
+SECRET_NAMESPACED_ROUTES = {
+    ("PUT", "/v1/providers/{provider}"): (
+        "/v1/providers/webhook",
+        {**WEBHOOK, "url": "https://evil.b.example/"},
+    ),
+}
+# Inbox items are read as a user: another workspace's key, naming its own "alice", gets 404.
+INBOX_ROUTES = {("POST", "/v1/inbox/{item_id}/read"), ("POST", "/v1/inbox/{item_id}/dismiss")}
 
 
 def test_every_route_that_names_a_row_is_in_the_isolation_matrix(api):
-    covered = set(ID_ROUTES) | set(NAMESPACED_ROUTES)
+    covered = set(ID_ROUTES) | set(NAMESPACED_ROUTES) | set(SECRET_NAMESPACED_ROUTES) | INBOX_ROUTES
     templated = [
         (method.upper(), path)
         for path, operations in api.openapi()["paths"].items()
@@ -142,6 +183,30 @@ def test_another_workspace_writing_the_same_ids_writes_its_own_rows(
     assert count_rows(owner_engine, "users", other_tenant.workspace_id) == 1
 
 
+@pytest.mark.parametrize("route", sorted(INBOX_ROUTES), ids=lambda r: r[1])
+@pytest.mark.parametrize("key_kind", ["secret", "publishable"])
+def test_another_workspace_cannot_touch_an_inbox_item(
+    client, owner_engine, settings, tenant, other_tenant, alice, route, key_kind
+):
+    ok(client.put("/v1/users/alice", json={}, headers=other_tenant.secret_headers), 201)
+    before = owner_view(client, owner_engine, tenant)
+    headers = inbox_headers(settings, other_tenant, "alice", secret=key_kind == "secret")
+    error_of(client.request(route[0], route[1].format(**alice), headers=headers), 404)
+    assert owner_view(client, owner_engine, tenant) == before
+
+
+@pytest.mark.parametrize("route", list(SECRET_NAMESPACED_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_another_workspace_setting_a_provider_sets_its_own(
+    client, owner_engine, tenant, other_tenant, alice, route
+):
+    path, body = SECRET_NAMESPACED_ROUTES[route]
+    before = owner_view(client, owner_engine, tenant)
+    error_of(client.request(route[0], path, json=body, headers=other_tenant.publishable_headers), 403)
+    ok(client.request(route[0], path, json=body, headers=other_tenant.secret_headers))
+    assert owner_view(client, owner_engine, tenant) == before
+    assert ok(client.get(path, headers=other_tenant.secret_headers))["url"] == body["url"]
+
+
 @pytest.mark.smoke
 def test_lists_show_only_the_callers_rows(client, tenant, other_tenant, alice):
     h = other_tenant.secret_headers
@@ -153,6 +218,8 @@ def test_lists_show_only_the_callers_rows(client, tenant, other_tenant, alice):
     assert len(keys) == 2 and alice["key_id"] not in {k["id"] for k in keys}
     assert ok(client.get("/v1/workspace", headers=h))["id"] == str(other_tenant.workspace_id)
     assert ok(client.get("/v1/users/bob/devices", headers=h)) == []
+    assert ok(client.get("/v1/providers", headers=h)) == {}
+    assert ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": "bob"}))["data"] == []
 
 
 @pytest.mark.smoke

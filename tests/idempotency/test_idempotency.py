@@ -208,6 +208,11 @@ def test_a_claim_released_while_we_look_at_it_is_claimed_afresh(database, tenant
 NOT_IDEMPOTENT = {
     "/v1/keys",  # a replay would need the new key stored in plaintext
     "/v1/devices/unregister",  # removes a device: repeating it changes nothing
+    "/v1/inbox/{item_id}/read",  # marks a state: repeating it changes nothing
+    "/v1/inbox/{item_id}/dismiss",
+    "/v1/content/preview",  # renders, stores nothing
+    "/v1/content/validate",  # checks, stores nothing
+    "/v1/email/events",  # provider callbacks: a bounce applied twice changes nothing
 }
 
 
