@@ -146,14 +146,21 @@ def key_create(
     """Create an API key and print it (shown once)."""
     from app.auth.service import create_key
     from app.kit.db import Database
+    from app.kit.errors import NotFound
     from app.models import KeyKind
+    from app.workspaces.service import get as get_workspace
 
     if kind not in KeyKind.__members__:
         raise typer.BadParameter("kind must be 'secret' or 'publishable'", param_hint="--kind")
     database = Database(get_settings())
-    with database.transaction(workspace) as session:
-        key, plaintext = create_key(session, workspace_id=workspace, kind=KeyKind(kind), name=name)
-    database.dispose()
+    try:
+        with database.transaction(workspace) as session:
+            get_workspace(session, workspace)
+            key, plaintext = create_key(session, workspace_id=workspace, kind=KeyKind(kind), name=name)
+    except NotFound as exc:
+        raise typer.BadParameter(exc.message, param_hint="--workspace") from None
+    finally:
+        database.dispose()
     typer.echo(f"{kind} key {key.id}: {plaintext}")
 
 

@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
@@ -19,6 +20,7 @@ from tests.fixtures.databases import (
     truncate_all,
 )
 from tests.fixtures.factories import Tenant, make_tenant
+from tests.fixtures.live_server import serve
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -82,10 +84,21 @@ def sink() -> RecordingSink:
 
 
 @pytest.fixture
-def client(settings: Settings, database: Database, sink: RecordingSink) -> Iterator[TestClient]:
-    app = create_app(settings, database=database, sink=sink)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+def api(settings: Settings, database: Database, sink: RecordingSink) -> FastAPI:
+    return create_app(settings, database=database, sink=sink)
+
+
+@pytest.fixture
+def client(api: FastAPI) -> Iterator[TestClient]:
+    with TestClient(api, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_url(api: FastAPI) -> Iterator[str]:
+    """The same app behind a real uvicorn server (sockets, threads, chunked bodies)."""
+    with serve(api) as url:
+        yield url
 
 
 @pytest.fixture

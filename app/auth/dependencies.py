@@ -17,9 +17,18 @@ from app.kit.errors import Forbidden, Unauthorized
 from app.kit.logs import bind
 from app.kit.unit_of_work import unit_of_work
 
+
+class _DocumentedBasic(HTTPBasic):
+    """HTTP Basic for the OpenAPI document only: FastAPI's own parser answers malformed
+    credentials with a bare 401 even with ``auto_error=False``; ``_credential`` parses them."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
 # Declared for the OpenAPI document; the header is parsed below so both forms share one path.
 _bearer_doc = HTTPBearer(auto_error=False, description="Secret or publishable API key")
-_basic_doc = HTTPBasic(auto_error=False, description="API key as the user name (Segment-compatible)")
+_basic_doc = _DocumentedBasic(auto_error=False, description="API key as the user name (Segment-compatible)")
 
 
 def _credential(request: Request) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.auth.dependencies import SecretKey
 from app.channels.base import OutboundMessage
 from app.channels.factory import build_channels
+from app.idempotency.dependencies import Idempotent
 from app.kit.errors import Invalid
 from app.kit.session import DbSession
 from app.kit.validators import Email, ExternalId
@@ -41,7 +42,12 @@ class TestSendResult(BaseModel):
     error: str | None
 
 
-@router.post("/test-sends", response_model=list[TestSendResult], summary="Send a content to a few users now")
+@router.post(
+    "/test-sends",
+    response_model=list[TestSendResult],
+    dependencies=[Idempotent],
+    summary="Send a content to a few users now",
+)
 async def test_send(
     body: TestSend, request: Request, session: DbSession, auth: SecretKey
 ) -> list[TestSendResult]:

@@ -12,6 +12,7 @@ from app.auth.dependencies import AnyKey
 from app.compat import service
 from app.compat.schemas import BatchIn, IdentifyMessage, PageMessage, ScreenMessage, SegmentOut, TrackMessage
 from app.events import service as events
+from app.idempotency.dependencies import Idempotent
 from app.kit.errors import NudgeError
 from app.kit.session import DbSession
 from app.models.base import utcnow
@@ -19,7 +20,7 @@ from app.models.base import utcnow
 router = APIRouter(prefix="/v1", tags=["segment-compatible"])
 
 
-@router.post("/identify", response_model=SegmentOut, summary="Segment identify")
+@router.post("/identify", response_model=SegmentOut, dependencies=[Idempotent], summary="Segment identify")
 def identify(body: IdentifyMessage, session: DbSession, _auth: AnyKey) -> SegmentOut:
     service.identify(session, body)
     return SegmentOut()
@@ -31,22 +32,37 @@ def _track_one(session: DbSession, message: TrackMessage | PageMessage | ScreenM
     return SegmentOut()
 
 
-@router.post("/track", response_model=SegmentOut, summary="Segment track")
+@router.post("/track", response_model=SegmentOut, dependencies=[Idempotent], summary="Segment track")
 def track(body: TrackMessage, session: DbSession, _auth: AnyKey) -> SegmentOut:
     return _track_one(session, body)
 
 
-@router.post("/page", response_model=SegmentOut, summary="Segment page (stored as event 'page_view')")
+@router.post(
+    "/page",
+    response_model=SegmentOut,
+    dependencies=[Idempotent],
+    summary="Segment page (stored as event 'page_view')",
+)
 def page(body: PageMessage, session: DbSession, _auth: AnyKey) -> SegmentOut:
     return _track_one(session, body)
 
 
-@router.post("/screen", response_model=SegmentOut, summary="Segment screen (stored as event 'screen_view')")
+@router.post(
+    "/screen",
+    response_model=SegmentOut,
+    dependencies=[Idempotent],
+    summary="Segment screen (stored as event 'screen_view')",
+)
 def screen(body: ScreenMessage, session: DbSession, _auth: AnyKey) -> SegmentOut:
     return _track_one(session, body)
 
 
-@router.post("/batch", response_model=SegmentOut, summary="Segment batch: many calls of any type")
+@router.post(
+    "/batch",
+    response_model=SegmentOut,
+    dependencies=[Idempotent],
+    summary="Segment batch: many calls of any type",
+)
 def batch(body: BatchIn, session: DbSession, _auth: AnyKey) -> SegmentOut:
     now = utcnow()
     results: list[dict[str, Any]] = []

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from app.kit.schemas import RequestModel
+from app.kit.validators import UtcTimestamp
 
 SegmentId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -17,7 +17,7 @@ class SegmentMessage(RequestModel):
 
     user_id: SegmentId | None = Field(default=None, alias="userId")
     anonymous_id: SegmentId | None = Field(default=None, alias="anonymousId")
-    timestamp: datetime | None = None
+    timestamp: UtcTimestamp | None = None
     message_id: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, alias="messageId"
     )
@@ -62,7 +62,8 @@ class ScreenMessage(SegmentMessage):
 class BatchIn(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
-    batch: list[dict[str, Any]] = Field(max_length=1000)
+    # Items are validated one by one in the route, so one bad item rejects only itself.
+    batch: list[Any] = Field(max_length=1000)
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 

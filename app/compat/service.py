@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.compat.schemas import IdentifyMessage, PageMessage, ScreenMessage, TrackMessage
 from app.events import service as events
 from app.events.schemas import EventIn
-from app.kit.error_handlers import field_path
+from app.kit.error_handlers import error_field, field_path
 from app.kit.errors import Invalid, NudgeError
 from app.users import service as users
 from app.users.attributes import AttributeChanges
@@ -54,26 +54,30 @@ def parse(raw: Any, kind: str | None = None) -> BaseModel | None:
         return TypeAdapter(model).validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = field_path(first["loc"]) if first["loc"] else "body"
+        where = error_field(first, raw) if first["loc"] else "body"
         raise Invalid(f"{where}: {first['msg']}", field=where) from None
 
 
 def identify(session: Session, message: IdentifyMessage) -> None:
     profile_input: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # reserved field -> where the caller put it, for error messages
     attributes: dict[str, Any] = {}
     for name, value in message.traits.items():
         if name in _TRAIT_FIELDS:
             profile_input[_TRAIT_FIELDS[name]] = value
+            sources[_TRAIT_FIELDS[name]] = f"traits.{name}"
         else:
             attributes[name] = value
     for name, field in _CONTEXT_FIELDS.items():
         if name in message.context and field not in profile_input:
             profile_input[field] = message.context[name]
+            sources[field] = f"context.{name}"
     try:
         profile = ProfileFields.model_validate(profile_input)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = "traits." + field_path(first["loc"])
+        field, *rest = first["loc"] or ("traits",)
+        where = field_path((sources.get(str(field), f"traits.{field}"), *rest))
         raise Invalid(f"{where}: {first['msg']}", field=where) from None
     users.upsert(
         session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,21 @@ from app.kit.ids import uuid7
 from app.models import Device
 from app.models.base import utcnow
 from app.users.service import ensure_users
+
+_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def canonical_token(platform: str, token: str) -> str:
+    """The form a token is stored in, so that registering and unregistering agree: APNs tokens
+    in lower-case hex, Web Push endpoints as normalised URLs (host case, default port, path)."""
+    if platform == "apns":
+        return token.lower()
+    if platform == "webpush":
+        try:
+            return str(_url.validate_python(token))
+        except ValidationError:
+            return token
+    return token
 
 
 def register(session: Session, external_id: str, device: DeviceIn) -> Device:
@@ -40,10 +56,10 @@ def register(session: Session, external_id: str, device: DeviceIn) -> Device:
         case FcmDevice():
             values["token"] = device.token
         case ApnsDevice():
-            values["token"] = device.token.lower()
+            values["token"] = canonical_token("apns", device.token)
             values["apns_environment"] = device.environment
         case WebPushDevice():
-            values["token"] = str(device.subscription.endpoint)
+            values["token"] = canonical_token("webpush", str(device.subscription.endpoint))
             values["webpush_p256dh"] = device.subscription.keys.p256dh
             values["webpush_auth"] = device.subscription.keys.auth
     stmt = sql.insert(session, Device).values(values)
@@ -68,7 +84,6 @@ def remove(session: Session, device_id: uuid.UUID) -> None:
 
 
 def unregister(session: Session, platform: str, token: str) -> None:
-    token = token.lower() if platform == "apns" else token
-    stmt = delete(Device).where(Device.platform == platform, Device.token == token)
+    stmt = delete(Device).where(Device.platform == platform, Device.token == canonical_token(platform, token))
     if session.execute(stmt).rowcount == 0:
         raise NotFound("no device with this token", field="token")

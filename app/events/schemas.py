@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from app.kit.schemas import RequestModel
-from app.kit.validators import ExternalId
+from app.kit.validators import ExternalId, UtcTimestamp
 
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MessageId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -19,7 +18,7 @@ class EventIn(RequestModel):
 
     user_id: ExternalId = Field(description="The user's external id; unknown users are created")
     name: EventName
-    timestamp: datetime | None = Field(
+    timestamp: UtcTimestamp | None = Field(
         default=None, description="When it happened (client time; UTC if no offset). Default: now."
     )
     properties: dict[str, JsonValue] = Field(default_factory=dict)

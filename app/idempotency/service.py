@@ -34,41 +34,59 @@ class Replay:
 
 def claim(database: Database, workspace_id: uuid.UUID, key: str, request_hash: str) -> uuid.UUID | Replay:
     """Claim ``key`` for this request, or return the stored response to replay."""
-    now = utcnow()
     with database.transaction(workspace_id) as session:
-        claim_id = uuid7()
-        inserted = session.execute(
-            sql.insert(session, IdempotencyKey)
-            .values(
-                workspace_id=workspace_id, id=claim_id, key=key, request_hash=request_hash, created_at=now
-            )
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.id)
-        ).first()
-        if inserted is not None:
-            return claim_id
-        existing = session.scalars(
-            select(IdempotencyKey).where(IdempotencyKey.key == key).with_for_update()
-        ).one()
-        expired = existing.created_at < now - RETENTION
-        abandoned = existing.completed_at is None and existing.created_at < now - ABANDONED_AFTER
-        if expired or abandoned:
-            existing.request_hash, existing.created_at = request_hash, now
-            existing.status_code = existing.response_body = existing.completed_at = None
-            return existing.id
-        if existing.request_hash != request_hash:
-            raise Invalid(
-                "this Idempotency-Key was used with a different request body",
-                field="Idempotency-Key",
-                code=ErrorCode.idempotency_key_reused,
-            )
-        if existing.completed_at is None:
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress",
-                field="Idempotency-Key",
-                code=ErrorCode.idempotency_in_progress,
-            )
-        return Replay(existing.status_code or 200, existing.response_body or b"")
+        outcome = _claim(session, workspace_id, key, request_hash)
+    if outcome is not None:
+        return outcome
+    # The other claim was released between our insert and our read: the key is free again.
+    with database.transaction(workspace_id) as session:
+        outcome = _claim(session, workspace_id, key, request_hash)
+    if outcome is None:
+        raise _in_progress()
+    return outcome
+
+
+def _claim(
+    session: Session, workspace_id: uuid.UUID, key: str, request_hash: str
+) -> uuid.UUID | Replay | None:
+    now = utcnow()
+    claim_id = uuid7()
+    inserted = session.execute(
+        sql.insert(session, IdempotencyKey)
+        .values(workspace_id=workspace_id, id=claim_id, key=key, request_hash=request_hash, created_at=now)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.id)
+    ).first()
+    if inserted is not None:
+        return claim_id
+    existing = session.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.key == key).with_for_update()
+    ).first()
+    if existing is None:
+        return None
+    expired = existing.created_at < now - RETENTION
+    abandoned = existing.completed_at is None and existing.created_at < now - ABANDONED_AFTER
+    if expired or abandoned:
+        existing.request_hash, existing.created_at = request_hash, now
+        existing.status_code = existing.response_body = existing.completed_at = None
+        return existing.id
+    if existing.request_hash != request_hash:
+        raise Invalid(
+            "this Idempotency-Key was used with a different request body",
+            field="Idempotency-Key",
+            code=ErrorCode.idempotency_key_reused,
+        )
+    if existing.completed_at is None:
+        raise _in_progress()
+    return Replay(existing.status_code or 200, existing.response_body or b"")
+
+
+def _in_progress() -> Conflict:
+    return Conflict(
+        "a request with this Idempotency-Key is still in progress",
+        field="Idempotency-Key",
+        code=ErrorCode.idempotency_in_progress,
+    )
 
 
 def complete(session: Session, claim_id: uuid.UUID, status_code: int, body: bytes) -> None:

@@ -3,6 +3,7 @@ the field at fault; only a bug can produce a 500."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.idempotency.dependencies import IdempotentReplay
 from app.kit.errors import ErrorCode, NudgeError, error_body
 from app.kit.responses import JsonResponse
+from app.kit.schemas import UNSTORABLE
+from app.kit.validators import printable
+
+_UNKNOWN: Any = object()  # no document to check a location against
 
 _STATUS_CODES = {
     400: ErrorCode.invalid_json,  # FastAPI raises 400 only when it cannot parse the body
@@ -27,17 +32,57 @@ _STATUS_CODES = {
 }
 
 
-def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    """``("body", "events", 3, "timezone")`` -> ``"events[3].timezone"``."""
+def field_path(loc: tuple[Any, ...] | list[Any], document: Any = _UNKNOWN) -> str:
+    """``("body", "events", 3, "timezone")`` -> ``"events[3].timezone"``.
+
+    Given the ``document`` that failed, steps that do not address into it are dropped: they are
+    the names pydantic gives union members (``"int"``, ``"webpush"``), not fields of the request.
+    """
     parts: list[str] = []
-    for item in loc:
-        if item in ("body", "query", "path", "header") and not parts:
+    node = document
+    for position, item in enumerate(loc):
+        if position == 0 and item in ("body", "query", "path", "header"):
             continue
+        if node is not _UNKNOWN:
+            if _addresses(node, item):
+                node = node[item]
+            elif isinstance(node, dict) and position == len(loc) - 1:
+                node = _UNKNOWN  # a missing field: named, though absent from the document
+            else:
+                continue
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
-            parts.append(("." if parts else "") + str(item))
+            # A key may hold an unpaired surrogate: escape it so the answer itself can be encoded.
+            parts.append(("." if parts else "") + printable(str(item)))
     return "".join(parts) or str(loc[0] if loc else "body")
+
+
+def _addresses(node: Any, item: Any) -> bool:
+    if isinstance(node, dict):
+        return item in node
+    return isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
+
+
+def error_field(error: Mapping[str, Any], document: Any = _UNKNOWN) -> str:
+    """The field a pydantic error is about; a bad union tag names the discriminator itself."""
+    field = field_path(error.get("loc", ()), document)
+    if error.get("type") == UNSTORABLE:
+        inside = str((error.get("ctx") or {}).get("path", ""))
+        if field != "body":
+            field += inside
+        elif inside:
+            field = inside.lstrip(".")
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        tag = str((error.get("ctx") or {}).get("discriminator", "")).strip("'")
+        if tag:
+            field = tag if field == "body" else f"{field}.{tag}"
+    return field
+
+
+def _request_field(error: Mapping[str, Any], body: Any) -> str:
+    located_in_body = tuple(error.get("loc", ()))[:1] == ("body",)
+    return error_field(error, body if located_in_body else _UNKNOWN)
 
 
 def _validation(_request: Request, exc: Exception) -> Response:
@@ -48,9 +93,9 @@ def _validation(_request: Request, exc: Exception) -> Response:
         return JsonResponse(
             error_body(ErrorCode.invalid_json, "the request body is not valid JSON", "body"), status_code=400
         )
-    field = field_path(first.get("loc", ()))
+    field = _request_field(first, exc.body)
     message = f"{field}: {first.get('msg', 'invalid value')}"
-    details = [{"field": field_path(e.get("loc", ())), "message": e.get("msg", "")} for e in errors[:50]]
+    details = [{"field": _request_field(e, exc.body), "message": e.get("msg", "")} for e in errors[:50]]
     return JsonResponse(
         error_body(ErrorCode.validation_error, message, field, details=details), status_code=422
     )
@@ -63,6 +108,14 @@ def _nudge(_request: Request, exc: Exception) -> Response:
 
 def _http(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it could not decode (not UTF-8, nested too deep to parse).
+        message = (
+            "the request body is not valid UTF-8"
+            if isinstance(exc.__cause__, UnicodeDecodeError)
+            else "the request body is not valid JSON"
+        )
+        return JsonResponse(error_body(ErrorCode.invalid_json, message, "body"), status_code=400)
     code = _STATUS_CODES.get(exc.status_code, ErrorCode.validation_error)
     if code is ErrorCode.invalid_json:
         body = error_body(code, "the request body is not valid UTF-8 JSON (or is nested too deeply)", "body")

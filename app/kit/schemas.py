@@ -1,38 +1,27 @@
-"""Base for request bodies: text with NUL characters is refused at the door with the path to
-it (Postgres cannot store NUL in text or JSONB, and no legitimate input needs it)."""
+"""Base for request bodies: a value Postgres cannot store (NUL or an unpaired surrogate in
+text, a number that is not finite or does not fit in 64 bits, nesting past 32 levels) is
+refused at the door with 422, naming the field and the path inside it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, field_validator
+from pydantic_core import PydanticCustomError
 
+from app.kit.validators import unstorable
 
-def find_nul(value: Any, path: str = "") -> str | None:
-    """The JSON path of the first string (or key) holding a NUL character, or None."""
-    if isinstance(value, str):
-        return path or "body" if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                return where
-            found = find_nul(item, where)
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_nul(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
+UNSTORABLE = "unstorable"  # the error type; its context holds the path inside the field
 
 
 class RequestModel(BaseModel):
-    @model_validator(mode="before")
+    # Per field rather than per model, so the error is located at the field it is about; after
+    # the field's own validation (a discriminator allows no other), which keeps what we refuse.
+    @field_validator("*", mode="after")
     @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        where = find_nul(data)
-        if where:
-            raise ValueError(f"{where}: text may not contain NUL (\\u0000) characters")
-        return data
+    def _storable(cls, value: Any) -> Any:
+        found = unstorable(value)
+        if found:
+            path, problem = found
+            raise PydanticCustomError(UNSTORABLE, "{problem}", {"path": path, "problem": problem})
+        return value

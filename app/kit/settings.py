@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -10,9 +12,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 EMBEDDED_DIR = Path(".nudge")
-SECRET_KEY_FILE = EMBEDDED_DIR / "secret_key"
+# The drivers installed with Nudge: (backend, driver) as written in the URL -> URL scheme to use.
+_DATABASE_DRIVERS = {
+    ("postgresql", ""): "postgresql+psycopg",
+    ("postgres", ""): "postgresql+psycopg",
+    ("postgresql", "psycopg"): "postgresql+psycopg",
+    ("sqlite", ""): "sqlite",
+    ("sqlite", "pysqlite"): "sqlite",
+}
+_BAD_DATABASE_URL = "NUDGE_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB (psycopg driver)"
 
 
 class Settings(BaseSettings):
@@ -81,11 +93,15 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("NUDGE_DATABASE_URL must be a sqlite:// or postgresql:// URL")
-        if value.startswith("postgresql://"):
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
-        return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(_BAD_DATABASE_URL) from None
+        backend, _, driver = url.drivername.partition("+")
+        scheme = _DATABASE_DRIVERS.get((backend, driver))
+        if scheme is None:
+            raise ValueError(_BAD_DATABASE_URL)
+        return url.set(drivername=scheme).render_as_string(hide_password=False)
 
     @field_validator("broker_url")
     @classmethod
@@ -140,13 +156,25 @@ class Settings(BaseSettings):
         """The secret key; in embedded mode generated once and kept beside the database."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        if SECRET_KEY_FILE.exists():
-            return SECRET_KEY_FILE.read_text().strip().encode()
-        EMBEDDED_DIR.mkdir(exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        SECRET_KEY_FILE.write_text(key)
-        SECRET_KEY_FILE.chmod(0o600)
-        return key.encode()
+        key_file = self._embedded_dir() / "secret_key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd, draft = tempfile.mkstemp(dir=key_file.parent)  # readable by its owner only
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, key_file)  # appears whole, and only once if two processes race
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(draft)
+        return key_file.read_text().strip().encode()
+
+    def _embedded_dir(self) -> Path:
+        database = make_url(self.database_url).database
+        if database and database != ":memory:":
+            return Path(database).parent
+        return EMBEDDED_DIR
 
 
 @lru_cache

@@ -53,17 +53,20 @@ class UnitOfWork:
     def finish(self, *, success: bool, status: int = 0, body: bytes = b"") -> None:
         """Commit or roll back; blocking, so callers run it in a worker thread."""
         session = self._session
+        committed = False
         try:
             if session is not None and success:
                 if self.idempotency is not None:
                     self.idempotency.complete(session, status, body)
                 session.commit()
+                committed = True
             elif session is not None:
                 session.rollback()
         finally:
             if session is not None:
                 session.close()
-            if not success and self.idempotency is not None:
+            # A commit that failed leaves nothing to replay: free the key for the retry.
+            if not committed and self.idempotency is not None:
                 self.idempotency.release()
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from app.kit.errors import ErrorCode, Invalid, TooLarge
+from app.kit.validators import storable_json
 
 MAX_ATTRIBUTES = 250
 MAX_KEY_LENGTH = 128
@@ -69,15 +71,27 @@ def apply(current: dict[str, Any], changes: AttributeChanges) -> dict[str, Any]:
                 f"cannot increment {key!r}: it holds a {type(base).__name__}", field=f"increment.{key}"
             )
         result[key] = base + amount
+        try:
+            storable_json(result[key])
+        except ValueError as exc:
+            raise Invalid(f"incrementing {key!r} would overflow: {exc}", field=f"increment.{key}") from None
     if len(result) > MAX_ATTRIBUTES:
         raise Invalid(
             f"a user may have at most {MAX_ATTRIBUTES} attributes",
             field="attributes",
             code=ErrorCode.limit_exceeded,
         )
-    if len(orjson.dumps(result)) > MAX_TOTAL_BYTES:
+    if encoded_size(result) > MAX_TOTAL_BYTES:
         raise TooLarge(f"a user's attributes may take at most {MAX_TOTAL_BYTES} bytes", field="attributes")
     return result
+
+
+def encoded_size(document: dict[str, Any]) -> int:
+    try:
+        return len(orjson.dumps(document))
+    except orjson.JSONEncodeError:
+        # Postgres renders a large float such as 1e20 back as an integer beyond 64 bits.
+        return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _as_list(value: Any, where: str) -> list[Any]:

@@ -6,26 +6,34 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth.dependencies import AnyKey, SecretKey
 from app.idempotency.dependencies import Idempotent
+from app.kit.errors import Invalid
 from app.kit.responses import JsonResponse
 from app.kit.session import DbSession
-from app.kit.validators import ExternalId
+from app.kit.validators import ExternalId, Text, storable_text
 from app.users import service
-from app.users.schemas import ErasureOut, UserOut, UserPage, UserUpsert, UserUpsertWithId
+from app.users.schemas import ErasureOut, UserOut, UserPage, UserReceipt, UserUpsert, UserUpsertWithId
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
 ExternalIdPath = Annotated[ExternalId, Path(description="The app's own id for the user")]
 
 
+_UPSERT_DESCRIPTION = (
+    "Answers 201 when the user is new, 200 otherwise. A secret key gets the whole profile back; "
+    "a publishable key (shipped inside apps) only a receipt, so it can identify but never read."
+)
+
+
 @router.put(
     "/{external_id}",
-    response_model=UserOut,
+    response_model=UserOut | UserReceipt,
     summary="Create or update a user (partial merge)",
-    responses={201: {"model": UserOut, "description": "Created"}},
+    description=_UPSERT_DESCRIPTION,
+    responses={201: {"model": UserOut | UserReceipt, "description": "Created"}},
 )
 def upsert_user(
-    external_id: ExternalIdPath, body: UserUpsert, session: DbSession, _auth: AnyKey, response: Response
-) -> UserOut:
+    external_id: ExternalIdPath, body: UserUpsert, session: DbSession, auth: AnyKey, response: Response
+) -> UserOut | UserReceipt:
     user, created = service.upsert(
         session,
         external_id,
@@ -34,20 +42,23 @@ def upsert_user(
         subscriptions=body.subscriptions,
     )
     response.status_code = 201 if created else 200
+    if not auth.is_secret:
+        return UserReceipt(external_id=user.external_id)
     return UserOut.model_validate(user)
 
 
 @router.post(
     "",
-    response_model=UserOut,
+    response_model=UserOut | UserReceipt,
     status_code=200,
     dependencies=[Idempotent],
     summary="Create or update a user, with external_id in the body",
+    description=_UPSERT_DESCRIPTION,
 )
 def upsert_user_body(
-    body: UserUpsertWithId, session: DbSession, _auth: AnyKey, response: Response
-) -> UserOut:
-    return upsert_user(body.external_id, body, session, _auth, response)
+    body: UserUpsertWithId, session: DbSession, auth: AnyKey, response: Response
+) -> UserOut | UserReceipt:
+    return upsert_user(body.external_id, body, session, auth, response)
 
 
 @router.get("/{external_id}", response_model=UserOut, summary="Get a user")
@@ -68,15 +79,15 @@ def list_users(
     _auth: SecretKey,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    country: Annotated[str | None, Query(max_length=2)] = None,
-    timezone: Annotated[str | None, Query(max_length=64)] = None,
-    locale: Annotated[str | None, Query(max_length=35)] = None,
+    email: Annotated[Text | None, Query(max_length=320)] = None,
+    country: Annotated[Text | None, Query(max_length=2)] = None,
+    timezone: Annotated[Text | None, Query(max_length=64)] = None,
+    locale: Annotated[Text | None, Query(max_length=35)] = None,
 ) -> UserPage:
     given = {"email": email, "country": country, "timezone": timezone, "locale": locale}
     filters = {name: value for name, value in given.items() if value is not None}
     attribute_filters = {
-        key.removeprefix("attr."): value
+        key.removeprefix("attr."): _filter_value(key, value)
         for key, value in request.query_params.items()
         if key.startswith("attr.")
     }
@@ -84,6 +95,13 @@ def list_users(
         session, limit=limit, cursor=cursor, filters=filters, attribute_filters=attribute_filters
     )
     return UserPage(data=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
+
+
+def _filter_value(param: str, value: str) -> str:
+    try:
+        return storable_text(value)
+    except ValueError as exc:
+        raise Invalid(str(exc), field=param) from None
 
 
 @router.get(

@@ -99,6 +99,12 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
+class UserReceipt(BaseModel):
+    """The answer to a publishable key: the profile is for secret keys only."""
+
+    external_id: str
+
+
 class UserPage(BaseModel):
     data: list[UserOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from app.auth import service as keys
 from app.auth.dependencies import SecretKey
-from app.idempotency.dependencies import Idempotent
 from app.kit.session import DbSession
 from app.models.base import utcnow
 from app.workspaces import service
@@ -36,7 +35,13 @@ def list_keys(session: DbSession, _auth: SecretKey) -> list[KeyOut]:
 
 
 @router.post(
-    "/keys", response_model=NewKeyOut, status_code=201, dependencies=[Idempotent], summary="Create a key"
+    "/keys",
+    response_model=NewKeyOut,
+    status_code=201,
+    summary="Create a key",
+    # Not idempotent on purpose: replaying the answer would mean keeping the key in plaintext.
+    description="The key is in this answer only. `Idempotency-Key` is not honoured here: a replay "
+    "would need the key stored, and keys are stored only as their SHA-256.",
 )
 def create_key(body: KeyCreate, session: DbSession, auth: SecretKey) -> NewKeyOut:
     key, plaintext = keys.create_key(session, workspace_id=auth.workspace_id, kind=body.kind, name=body.name)

@@ -1,0 +1,54 @@
+"""One transaction per request: committed before a 2xx leaves, rolled back on any failure, and
+jobs reach the broker only after the commit."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import Request
+
+from app.auth.dependencies import AnyKey
+from app.kit.errors import Invalid
+from app.kit.session import DbSession
+from app.kit.unit_of_work import unit_of_work
+from app.users import service as users
+from app.users.attributes import AttributeChanges
+from tests.fixtures.assertions import error_of, ok
+from tests.fixtures.factories import count_rows
+
+
+@pytest.fixture
+def work_route(api):
+    """A route that writes a user, queues a job, then succeeds or fails as asked."""
+
+    def work(request: Request, session: DbSession, _auth: AnyKey, outcome: str) -> dict[str, str]:
+        users.upsert(session, "written", profile={}, changes=AttributeChanges())
+        unit_of_work(request).enqueue("idempotency.purge_expired", workspace_id="w")
+        if outcome == "refused":
+            raise Invalid("refused on purpose", field="outcome")
+        if outcome == "crashed":
+            raise RuntimeError("a bug")
+        return {"outcome": outcome}
+
+    api.add_api_route("/test/work", work, methods=["POST"])
+
+
+@pytest.mark.smoke
+def test_a_success_commits_and_then_sends_the_jobs(client, tenant, sink, owner_engine, work_route):
+    ok(client.post("/test/work", params={"outcome": "fine"}, headers=tenant.secret_headers))
+    assert count_rows(owner_engine, "users", tenant.workspace_id) == 1
+    assert [(job.name, job.kwargs) for job in sink.jobs] == [
+        ("idempotency.purge_expired", {"workspace_id": "w"})
+    ]
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize(("outcome", "status"), [("refused", 422), ("crashed", 500)])
+def test_a_failure_rolls_back_and_drops_the_jobs(
+    client, tenant, sink, owner_engine, work_route, outcome, status
+):
+    response = client.post("/test/work", params={"outcome": outcome}, headers=tenant.secret_headers)
+    assert response.status_code == status
+    if status == 422:
+        assert error_of(response, 422)["field"] == "outcome"
+    assert count_rows(owner_engine, "users", tenant.workspace_id) == 0
+    assert sink.jobs == []
