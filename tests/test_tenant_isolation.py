@@ -14,6 +14,7 @@ from app.channels.base import OutboundMessage
 from app.inbox.auth import user_signature
 from app.inbox.channel import InboxChannel
 from app.models import Base, Device, Event, User
+from tests.campaigns.helpers import campaign_body
 from tests.fixtures.assertions import error_of, ok
 from tests.fixtures.factories import count_rows
 
@@ -58,7 +59,14 @@ def alice(client, tenant, database):
     ok(client.patch("/v1/users/alice/preferences", json=change, headers=h))
     deliver_to_inbox(database, tenant, "alice")
     (item,) = ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": "alice"}))["data"]
-    return {"device_id": device["id"], "key_id": key["id"], "key": key["key"], "item_id": item["id"]}
+    campaign = ok(client.post("/v1/campaigns", json=campaign_body(), headers=h), 201)
+    return {
+        "device_id": device["id"],
+        "key_id": key["id"],
+        "key": key["key"],
+        "item_id": item["id"],
+        "campaign_id": campaign["id"],
+    }
 
 
 def owner_view(client, owner_engine, tenant) -> dict:
@@ -73,6 +81,8 @@ def owner_view(client, owner_engine, tenant) -> dict:
         "devices": {u: ok(client.get(f"/v1/users/{u}/devices", headers=h)) for u in users},
         "preferences": {u: ok(client.get(f"/v1/users/{u}/preferences", headers=h)) for u in users},
         "inbox": {u: ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": u})) for u in users},
+        "campaigns": ok(client.get("/v1/campaigns", headers=h)),
+        "delivery_policy": ok(client.get("/v1/delivery-policy", headers=h)),
         "rows": {t: count_rows(owner_engine, t, tenant.workspace_id) for t in TENANT_TABLES},
     }
 
@@ -94,6 +104,19 @@ ID_ROUTES = {
     ("DELETE", "/v1/keys/{key_id}"): ("/v1/keys/{key_id}", None, 403),
     ("GET", "/v1/providers/{provider}"): ("/v1/providers/webhook", None, 403),
     ("DELETE", "/v1/providers/{provider}"): ("/v1/providers/webhook", None, 403),
+    ("GET", "/v1/campaigns/{campaign_id}"): ("/v1/campaigns/{campaign_id}", None, 403),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): ("/v1/campaigns/{campaign_id}", {"name": "Stolen"}, 403),
+    ("DELETE", "/v1/campaigns/{campaign_id}"): ("/v1/campaigns/{campaign_id}", None, 403),
+    ("POST", "/v1/campaigns/{campaign_id}/launch"): ("/v1/campaigns/{campaign_id}/launch", None, 403),
+    ("POST", "/v1/campaigns/{campaign_id}/pause"): ("/v1/campaigns/{campaign_id}/pause", None, 403),
+    ("POST", "/v1/campaigns/{campaign_id}/resume"): ("/v1/campaigns/{campaign_id}/resume", None, 403),
+    ("POST", "/v1/campaigns/{campaign_id}/cancel"): ("/v1/campaigns/{campaign_id}/cancel", None, 403),
+    ("GET", "/v1/campaigns/{campaign_id}/schedule-preview"): (
+        "/v1/campaigns/{campaign_id}/schedule-preview",
+        None,
+        403,
+    ),
+    ("GET", "/v1/campaigns/{campaign_id}/deliveries"): ("/v1/campaigns/{campaign_id}/deliveries", None, 403),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},

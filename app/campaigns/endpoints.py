@@ -75,7 +75,12 @@ def delete_campaign(campaign_id: uuid.UUID, session: DbSession, _auth: SecretKey
     return Response(status_code=204)
 
 
-@router.post("/{campaign_id}/launch", response_model=CampaignOut, summary="Launch: draft -> scheduled")
+@router.post(
+    "/{campaign_id}/launch",
+    response_model=CampaignOut,
+    dependencies=[Idempotent],
+    summary="Launch: draft -> scheduled",
+)
 def launch(campaign_id: uuid.UUID, request: Request, session: DbSession, _auth: SecretKey) -> CampaignOut:
     campaign, jobs = service.launch(session, campaign_id, now=utcnow())
     _enqueue(request, jobs)
@@ -83,13 +88,21 @@ def launch(campaign_id: uuid.UUID, request: Request, session: DbSession, _auth: 
 
 
 @router.post(
-    "/{campaign_id}/pause", response_model=CampaignOut, summary="Pause: takes effect within one chunk"
+    "/{campaign_id}/pause",
+    response_model=CampaignOut,
+    dependencies=[Idempotent],
+    summary="Pause: takes effect within one chunk",
 )
 def pause(campaign_id: uuid.UUID, session: DbSession, _auth: SecretKey) -> CampaignOut:
     return _out(service.pause(session, campaign_id))
 
 
-@router.post("/{campaign_id}/resume", response_model=CampaignOut, summary="Resume where it stopped")
+@router.post(
+    "/{campaign_id}/resume",
+    response_model=CampaignOut,
+    dependencies=[Idempotent],
+    summary="Resume where it stopped",
+)
 def resume(campaign_id: uuid.UUID, request: Request, session: DbSession, _auth: SecretKey) -> CampaignOut:
     campaign, jobs = service.resume(session, campaign_id, settings=request.app.state.settings, now=utcnow())
     _enqueue(request, jobs)
@@ -97,7 +110,10 @@ def resume(campaign_id: uuid.UUID, request: Request, session: DbSession, _auth: 
 
 
 @router.post(
-    "/{campaign_id}/cancel", response_model=CampaignOut, summary="Cancel: queued deliveries are cancelled"
+    "/{campaign_id}/cancel",
+    response_model=CampaignOut,
+    dependencies=[Idempotent],
+    summary="Cancel: queued deliveries are cancelled",
 )
 def cancel(campaign_id: uuid.UUID, request: Request, session: DbSession, _auth: SecretKey) -> CampaignOut:
     campaign, jobs = service.cancel(session, campaign_id, now=utcnow())
