@@ -68,8 +68,9 @@ def _include_routers(app: FastAPI) -> None:
     from app.devices.endpoints import router as devices
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
+    from app.segments.endpoints import router as segments
     from app.users.endpoints import router as users
     from app.workspaces.endpoints import router as workspaces
 
-    for router in (health, workspaces, users, devices, events, compat):
+    for router in (health, workspaces, users, devices, events, compat, segments):
         app.include_router(router)

@@ -24,6 +24,7 @@ from app.kit.error_handlers import field_path
 from app.kit.errors import Invalid, NudgeError, TooLarge
 from app.kit.ids import uuid7
 from app.models import Event
+from app.segments import activity as segment_activity
 from app.users.service import ensure_users
 
 MAX_FUTURE = timedelta(days=1)
@@ -103,8 +104,10 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     )
     if batch_message_ids:
         stored = set(session.execute(stmt.returning(Event.id), rows).scalars())
+        segment_activity.record(session, workspace_id, (row for row in rows if row["id"] in stored))
         return [i if i in stored else None for i in ids]
     session.execute(stmt, rows)
+    segment_activity.record(session, workspace_id, rows)
     return ids
 
 

@@ -5,7 +5,9 @@ from app.models.base import Base, TenantScoped
 from app.models.device import Device, Platform
 from app.models.event import Event
 from app.models.idempotency_key import IdempotencyKey
+from app.models.segment import Segment
 from app.models.user import Channel, SubscriptionState, User
+from app.models.user_activity_day import UserActivityDay
 from app.models.user_erasure import UserErasure
 from app.models.workspace import Workspace
 
@@ -18,9 +20,11 @@ __all__ = [
     "IdempotencyKey",
     "KeyKind",
     "Platform",
+    "Segment",
     "SubscriptionState",
     "TenantScoped",
     "User",
+    "UserActivityDay",
     "UserErasure",
     "Workspace",
 ]
