@@ -32,15 +32,27 @@ def evaluate(
     now: datetime,
     segments: dict[uuid.UUID, dict[str, Any]] | None = None,
 ) -> Answers:
-    dialect = database.engine.dialect.name
     with database.session(workspace_id) as session:
-        rows = snapshot(session)
-        names = {u["id"]: u["external_id"] for u in rows["users"]}
-        found = session.scalars(members_select(workspace_id, definition, dialect=dialect, now=now)).all()
-        assert len(found) == len(set(found)), "a member was listed twice"
-        assert set(found) <= set(names), "a member from outside the workspace"
-        one_by_one = _one_by_one(session, workspace_id, definition, dialect, now)
+        answers = evaluate_in(session, workspace_id, definition, now, segments)
         session.rollback()
+    return answers
+
+
+def evaluate_in(
+    session: Session,
+    workspace_id: uuid.UUID,
+    definition: dict[str, Any],
+    now: datetime,
+    segments: dict[uuid.UUID, dict[str, Any]] | None = None,
+) -> Answers:
+    """The three answers inside ``session``, which must be scoped to ``workspace_id``."""
+    dialect = session.get_bind().dialect.name
+    rows = snapshot(session)
+    names = {u["id"]: u["external_id"] for u in rows["users"]}
+    found = session.scalars(members_select(workspace_id, definition, dialect=dialect, now=now)).all()
+    assert len(found) == len(set(found)), "a member was listed twice"
+    assert set(found) <= set(names), "a member from outside the workspace"
+    one_by_one = _one_by_one(session, workspace_id, definition, dialect, now)
     world = reference.World(rows["users"], rows["events"], rows["devices"], now, segments or {})
     return Answers({names[i] for i in found}, one_by_one, reference.members(world, definition))
 
