@@ -23,9 +23,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.util import ClauseAdapter
 
 from app.kit.db import current_workspace
 from app.models import User
@@ -58,13 +71,21 @@ def members_select(
     """The workspace's users matching ``definition``: one column ``user_id``, a plain selectable
     for ``INSERT ... SELECT``. Saved-segment references must be resolved (stored definitions
     are; for others see app.segments.references.resolve)."""
-    compiler = _Compiler(Context(workspace_id, _dialect(dialect), now, "set"))
+    ctx = Context(workspace_id, _dialect(dialect), now, "set")
+    compiler = _Compiler(ctx)
     predicate = compiler.predicate(_parsed(definition).match, False, "match")
-    return (
-        select(users.c.id.label("user_id"))
-        .select_from(compiler.from_clause())
-        .where(users.c.workspace_id == workspace_id, predicate)
-    )
+    in_workspace = users.c.workspace_id == workspace_id
+    if not compiler.joined:
+        return select(users.c.id.label("user_id")).where(in_workspace, predicate)
+    joined = select(users).select_from(compiler.from_clause()).where(in_workspace)
+    if not ctx.postgres:
+        return joined.with_only_columns(users.c.id.label("user_id")).where(predicate)
+    # Postgres cannot estimate conditions on JSON attributes and may think few users pass
+    # them; it would then rescan each derived table once per user (a nested loop). Joining
+    # inside a fence (OFFSET 0) plans the joins on the workspace's real size: hash joins.
+    flags = [derived.c.user_id.label(f"{name}_user_id") for name, derived in compiler.joined_by_name()]
+    fenced = joined.add_columns(*flags).offset(literal_column("0")).subquery("members")
+    return select(fenced.c.id.label("user_id")).where(ClauseAdapter(fenced).traverse(predicate))
 
 
 def member_predicate(
@@ -117,6 +138,9 @@ class _Compiler:
         self.ctx = ctx
         self.joined: dict[str, FromClause] = {}
         self.nodes = 0
+
+    def joined_by_name(self) -> list[tuple[str, Any]]:
+        return [(derived.name, derived) for derived in self.joined.values()]
 
     def from_clause(self) -> FromClause:
         source: FromClause = users

@@ -116,4 +116,7 @@ class _Resolver:
         return self.definition(inner, (*stack, segment_id))
 
     def _name(self, segment_id: uuid.UUID) -> str:
-        return repr(self.names.get(segment_id, "this segment"))
+        if segment_id not in self.names:
+            name = self.session.scalars(select(Segment.name).where(Segment.id == segment_id)).first()
+            self.names[segment_id] = name or "this segment"
+        return repr(self.names[segment_id])
