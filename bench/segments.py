@@ -262,8 +262,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run (20k users, 200k events)")
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument("--users", type=int, help="another size (noise: a tenth of it)")
+    parser.add_argument("--events", type=int, help="with --users")
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
+    if args.users:
+        events = args.events or args.users * 10
+        scale = Scale(args.users, events, args.users // 10, events // 10)
     name = f"nudge_bench_segments_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
