@@ -30,7 +30,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     not_,
     or_,
     select,
@@ -38,7 +37,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
-from sqlalchemy.sql.util import ClauseAdapter
 
 from app.kit.db import current_workspace
 from app.models import User
@@ -74,18 +72,14 @@ def members_select(
     ctx = Context(workspace_id, _dialect(dialect), now, "set")
     compiler = _Compiler(ctx)
     predicate = compiler.predicate(_parsed(definition).match, False, "match")
-    in_workspace = users.c.workspace_id == workspace_id
-    if not compiler.joined:
-        return select(users.c.id.label("user_id")).where(in_workspace, predicate)
-    joined = select(users).select_from(compiler.from_clause()).where(in_workspace)
-    if not ctx.postgres:
-        return joined.with_only_columns(users.c.id.label("user_id")).where(predicate)
-    # Postgres cannot estimate conditions on JSON attributes and may think few users pass
-    # them; it would then rescan each derived table once per user (a nested loop). Joining
-    # inside a fence (OFFSET 0) plans the joins on the workspace's real size: hash joins.
-    flags = [derived.c.user_id.label(f"{name}_user_id") for name, derived in compiler.joined_by_name()]
-    fenced = joined.add_columns(*flags).offset(literal_column("0")).subquery("members")
-    return select(fenced.c.id.label("user_id")).where(ClauseAdapter(fenced).traverse(predicate))
+    statement = select(users.c.id.label("user_id")).select_from(compiler.from_clause())
+    if compiler.joined and ctx.postgres:
+        # Postgres has no statistics for conditions inside JSON and may estimate that almost no
+        # user passes them; it would then rescan each derived table once per user (a nested
+        # loop). As one opaque expression the conditions get a neutral estimate, so the joins
+        # are planned on the workspace's real size: hash joins, in parallel workers.
+        predicate = func.coalesce(predicate, false())
+    return statement.where(users.c.workspace_id == workspace_id, predicate)
 
 
 def member_predicate(
@@ -138,9 +132,6 @@ class _Compiler:
         self.ctx = ctx
         self.joined: dict[str, FromClause] = {}
         self.nodes = 0
-
-    def joined_by_name(self) -> list[tuple[str, Any]]:
-        return [(derived.name, derived) for derived in self.joined.values()]
 
     def from_clause(self) -> FromClause:
         source: FromClause = users
