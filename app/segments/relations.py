@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Numeric, and_, cast, func, literal, true, type_coerce
@@ -91,15 +92,24 @@ def _event_scope(
     return where
 
 
-def number_test(test: NumberTest) -> tuple[Callable[[Any], Predicate], Callable[[Any], bool]]:
-    """The SQL test and the same test in Python (to decide what a user without rows gets)."""
+def number_test(
+    test: NumberTest, sql_type: Any = None
+) -> tuple[Callable[[Any], Predicate], Callable[[Any], bool]]:
+    """The SQL test and the same test in Python (to decide what a user without rows gets).
+    ``sql_type``: the type to bind the operands as (exact decimals for Postgres sums)."""
+
+    def bound(value: Any) -> Any:
+        if sql_type is None:
+            return value
+        return literal(Decimal(repr(value)), sql_type)
+
     if test.op == "between":
         assert isinstance(test.value, list)
         low, high = test.value
-        return (lambda x: and_(x >= low, x <= high)), (lambda x: low <= x <= high)
+        return (lambda x: and_(x >= bound(low), x <= bound(high))), (lambda x: low <= x <= high)
     value = test.value
     compare = _PYTHON_OPS[test.op]
-    return (lambda x: compare(x, value)), (lambda x: compare(x, value))
+    return (lambda x: compare(x, bound(value))), (lambda x: compare(x, value))
 
 
 def _event(node: EventCondition, ctx: Context) -> Relation:
@@ -133,7 +143,8 @@ def _aggregate(node: AggregateCondition, ctx: Context) -> Relation:
         source = events.join(values, true())
         where += [values.c.key == node.property, values.c.type.in_(("integer", "real"))]
         number = values.c.value
-    sql_test, python_test = number_test(NumberTest(op=node.op, value=node.value))
+    exact = Numeric() if ctx.postgres else None
+    sql_test, python_test = number_test(NumberTest(op=node.op, value=node.value), exact)
     is_sum = node.function == "sum"
     return Relation(
         source,

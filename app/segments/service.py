@@ -25,6 +25,8 @@ from app.segments.validation import parse_definition
 from app.users.service import get as get_user
 
 MEMBERSHIP_BATCH = 50
+# Counting hashes and sorts user ids by the hundred thousand; the default 4 MB spills to disk.
+COUNT_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ def count(session: Session, definition: SegmentDefinition | dict[str, Any], time
         current_workspace(session), definition, dialect=_dialect(session), now=utcnow()
     ).subquery()
     started = time.perf_counter()
-    value, timed_out = scalar_within(session, select(func.count()).select_from(members), timeout_ms)
+    statement = select(func.count()).select_from(members)
+    value, timed_out = scalar_within(session, statement, timeout_ms, work_mem=COUNT_WORK_MEM)
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     return Count(None if timed_out else int(value), timed_out, timeout_ms, elapsed)
 

@@ -17,20 +17,26 @@ from sqlalchemy.orm import Session
 _QUERY_CANCELED = "57014"
 
 
-def scalar_within(session: Session, statement: Executable, timeout_ms: int) -> tuple[Any, bool]:
-    """(value, False), or (None, True) when the statement ran out of time."""
+def scalar_within(
+    session: Session, statement: Executable, timeout_ms: int, *, work_mem: str | None = None
+) -> tuple[Any, bool]:
+    """(value, False), or (None, True) when the statement ran out of time. ``work_mem``
+    (Postgres) gives this one statement more memory for hashing and sorting."""
     if session.get_bind().dialect.name == "postgresql":
-        return _postgres(session, statement, timeout_ms)
+        settings = {"statement_timeout": f"{int(timeout_ms)}ms"}
+        if work_mem:
+            settings["work_mem"] = work_mem
+        return _postgres(session, statement, settings)
     return _sqlite(session, statement, timeout_ms)
 
 
-def _postgres(session: Session, statement: Executable, timeout_ms: int) -> tuple[Any, bool]:
+def _postgres(session: Session, statement: Executable, settings: dict[str, str]) -> tuple[Any, bool]:
     try:
         with session.begin_nested():
-            previous = session.scalar(text("SELECT current_setting('statement_timeout')"))
-            _set_timeout(session, f"{int(timeout_ms)}ms")
+            previous = {name: _set(session, name, value) for name, value in settings.items()}
             value = session.scalar(statement)
-            _set_timeout(session, str(previous))
+            for name, old in previous.items():
+                _set(session, name, old)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != _QUERY_CANCELED:
             raise
@@ -38,8 +44,11 @@ def _postgres(session: Session, statement: Executable, timeout_ms: int) -> tuple
     return value, False
 
 
-def _set_timeout(session: Session, value: str) -> None:
-    session.execute(text("SELECT set_config('statement_timeout', :value, true)"), {"value": value})
+def _set(session: Session, name: str, value: str) -> str:
+    """Set a setting for the rest of the transaction; returns the value it had."""
+    previous = session.scalar(text("SELECT current_setting(:name)"), {"name": name})
+    session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+    return str(previous)
 
 
 def _sqlite(session: Session, statement: Executable, timeout_ms: int) -> tuple[Any, bool]:

@@ -25,6 +25,11 @@ def test_a_slow_statement_is_stopped_and_the_transaction_lives_on(database, tena
         assert session.scalar(text("SELECT 2")) == 2
         if database.is_postgres:
             assert session.scalar(text("SHOW statement_timeout")) == "30s"
+            value, _ = scalar_within(
+                session, text("SELECT current_setting('work_mem')"), 1000, work_mem="64MB"
+            )
+            assert value == "64MB"
+            assert session.scalar(text("SHOW work_mem")) != "64MB"
         value, timed_out = scalar_within(
             session, select(func.count()).select_from(text("(SELECT 1) AS one")), 100
         )
@@ -33,7 +38,7 @@ def test_a_slow_statement_is_stopped_and_the_transaction_lives_on(database, tena
 
 
 def test_preview_says_when_it_hit_the_limit(client, tenant, monkeypatch):
-    monkeypatch.setattr(service, "scalar_within", lambda session, statement, timeout_ms: (None, True))
+    monkeypatch.setattr(service, "scalar_within", lambda *args, **kwargs: (None, True))
     definition = {"version": 1, "match": {"all": []}}
     r = client.post(
         "/v1/segments/preview",
