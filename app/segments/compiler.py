@@ -15,6 +15,10 @@ become correlated subqueries that read only that user's index entries.
 
 NOT is pushed down to the leaves (negation normal form); a leaf negates as ``p IS NOT TRUE``,
 so a missing value (NULL) never makes "not X" unknown: it is simply not X.
+
+On Postgres, when there are derived tables, the whole condition is wrapped in one opaque
+``coalesce(..., false)``: the planner has no statistics inside JSON and would otherwise think
+almost no user passes, then rescan a derived table per user (a nested loop).
 """
 
 from __future__ import annotations
@@ -142,9 +146,8 @@ class _Compiler:
     def predicate(self, node: Any, negate: bool, path: str) -> Predicate:
         self.nodes += 1
         if self.nodes > MAX_EXPANDED_NODES:
-            raise DefinitionError(
-                path, f"with saved segments expanded, a definition is limited to {MAX_EXPANDED_NODES} nodes"
-            ).to_invalid()
+            message = f"with saved segments expanded, a definition is limited to {MAX_EXPANDED_NODES} nodes"
+            raise DefinitionError(path, message, limit=True).to_invalid()
         if isinstance(node, AllGroup | AnyGroup):
             return self._group(node, negate, path)
         if isinstance(node, NotGroup):

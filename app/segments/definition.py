@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from app.kit.errors import ErrorCode, Invalid
+from app.kit.instants import parse_instant
 
 VERSION = 1
 MAX_DEPTH = 10
@@ -88,14 +89,15 @@ DATE_FIELDS = frozenset({"first_seen", "last_seen"})
 class DefinitionError(Exception):
     """A definition that cannot be compiled, with the JSON path of the node at fault."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, limit: bool = False) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+        self.limit = limit
 
     def to_invalid(self, prefix: str = "definition") -> Invalid:
         field = f"{prefix}.{self.path}" if prefix else self.path
-        code = ErrorCode.limit_exceeded if "limit" in self.message else ErrorCode.validation_error
+        code = ErrorCode.limit_exceeded if self.limit else ErrorCode.validation_error
         return Invalid(f"{field}: {self.message}", field=field, code=code)
 
 
@@ -119,6 +121,8 @@ class ValueTest(_Node):
         """``kind`` is the declared type of the operand ("string", "number", "date") or None
         for JSON values, whose comparison type comes from ``value``."""
         date = self.is_date or kind == "date"
+        if kind is not None and self.as_ is not None:
+            raise DefinitionError(f"{path}.as", "a reserved field has a fixed type; 'as' is for attributes")
         if self.op in RELATIVE_OPS:
             if kind not in (None, "date"):
                 raise DefinitionError(f"{path}.op", f"{self.op} needs a date, and this holds {kind}s")
@@ -156,7 +160,7 @@ class ValueTest(_Node):
             if not isinstance(value, list) or not value:
                 raise DefinitionError(f"{path}.value", f"{self.op} needs a non-empty list of values")
             if len(value) > MAX_LIST:
-                raise DefinitionError(f"{path}.value", f"lists are limited to {MAX_LIST} values")
+                raise DefinitionError(f"{path}.value", f"lists are limited to {MAX_LIST} values", limit=True)
             return value
         if self.op == "between":
             if not isinstance(value, list) or len(value) != 2:
@@ -194,8 +198,6 @@ def type_name(value: Any) -> str:
 
 
 def parse_date(value: Any) -> datetime | None:
-    from app.kit.instants import parse_instant
-
     return parse_instant(value)
 
 
@@ -330,10 +332,10 @@ class OccurrenceCondition(_EventScope):
 
     def check(self, path: str) -> None:
         self.check_scope(path)
-        ValueTest(op=self.op, value=self.value, days=self.days, as_="date").check_value(path, "date")
+        self.as_test().check_value(path, "date")
 
     def as_test(self) -> ValueTest:
-        return ValueTest(op=self.op, value=self.value, days=self.days, as_="date")
+        return ValueTest(op=self.op, value=self.value, days=self.days)
 
 
 class ActivityCondition(_Node):

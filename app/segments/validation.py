@@ -48,9 +48,9 @@ def check_definition(definition: SegmentDefinition) -> None:
     """The rules the models cannot state alone: operators and operands, ranges, size limits."""
     for count, (path, node, depth) in enumerate(walk(definition.match, "match"), start=1):
         if count > MAX_NODES:
-            raise DefinitionError(path, f"a definition is limited to {MAX_NODES} nodes")
+            raise DefinitionError(path, f"a definition is limited to {MAX_NODES} nodes", limit=True)
         if depth > MAX_DEPTH:
-            raise DefinitionError(path, f"groups nest at most {MAX_DEPTH} deep (depth limit)")
+            raise DefinitionError(path, f"groups nest at most {MAX_DEPTH} deep", limit=True)
         _check_node(node, path)
 
 

@@ -238,6 +238,11 @@ def test_activity_comes_from_ingest(client, tenant):
             "needs a number of days",
         ),
         (
+            {"type": "field", "field": "country", "op": "gt", "value": "2025-01-01", "as": "date"},
+            "definition.match.as",
+            "fixed type",
+        ),
+        (
             {"type": "attribute", "attribute": "d", "op": "gt", "value": "2025-02-30", "as": "date"},
             "definition.match.value",
             "ISO 8601",
