@@ -40,7 +40,7 @@ from app.kit.settings import Settings
 from app.models import Event
 from app.segments import activity
 from app.segments import service as segments_service
-from app.segments.compiler import members_select
+from app.segments.compiler import is_member, members_select
 
 ADMIN_URL = os.environ.get(
     "NUDGE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -247,6 +247,21 @@ def materialise(database: Database, workspace_id: uuid.UUID, match: dict[str, An
     return size
 
 
+def membership_ms(database: Database, workspace_id: uuid.UUID, user_ids: list[uuid.UUID]) -> dict[str, float]:
+    """One-user checks (triggers, dynamic content) of the combined segment: p50 and p99."""
+    definition = {"version": 1, "match": QUERIES[MATERIALISED]}
+    timings = []
+    with database.session(workspace_id) as session:
+        for user_id in user_ids:
+            started = time.perf_counter()
+            is_member(session, definition, user_id)
+            timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    result = {"p50": round(timings[len(timings) // 2], 2), "p99": round(timings[int(len(timings) * 0.99)], 2)}
+    log(f"  is_member {MATERIALISED}: {result}")
+    return result
+
+
 def measure(label: str, run: Callable[[], int]) -> tuple[float, float, int]:
     started = time.perf_counter()
     result = run()
@@ -329,6 +344,14 @@ def main() -> None:
             lambda: materialise(database, workspace, QUERIES[MATERIALISED], now),
         )
         assert size == members[MATERIALISED]
+        with owner.connect() as conn:
+            sample = list(
+                conn.scalars(
+                    text("SELECT id FROM users WHERE workspace_id = :w ORDER BY random() LIMIT 200"),
+                    {"w": workspace},
+                )
+            )
+        is_member_ms = membership_ms(database, workspace, sample)
         database.dispose()
         result = {
             "bench": "segments",
@@ -336,6 +359,7 @@ def main() -> None:
             "events": events,
             "count_s": {k: round(v, 3) for k, v in counts.items()},
             "materialise_s": round(materialise_s, 3),
+            "is_member_ms": is_member_ms,
             "count_cold_s": {k: round(v, 3) for k, v in cold.items()},
             "members": members,
             "generate_s": round(generate_s, 1),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -35,11 +36,21 @@ MAX_NODES = 200
 MAX_LIST = 1000
 MAX_FILTERS = 10
 
+
+def storable(value: str) -> str:
+    """Refuse text no database column can hold: NUL, and unpaired UTF-16 surrogates."""
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("holds a character that cannot be stored (NUL or an unpaired surrogate)")
+    return value
+
+
+Storable = AfterValidator(storable)
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Integer = Annotated[StrictInt, Field(ge=-(2**63) + 1, le=2**63 - 1)]  # what both databases hold
 # ``True`` is a boolean, ``10`` a number and ``"10"`` a string: strict types keep them apart.
-Scalar = StrictBool | StrictInt | Number | Annotated[StrictStr, StringConstraints(max_length=1000)]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-EventName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Scalar = StrictBool | Integer | Number | Annotated[StrictStr, StringConstraints(max_length=1000), Storable]
+Key = Annotated[StrictStr, StringConstraints(min_length=1, max_length=128), Storable]
+EventName = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200), Storable]
 Days = Annotated[int, Field(ge=0, le=36500)]
 
 Op = Literal[
@@ -372,7 +383,7 @@ class RandomBucket(_Node):
     """A stable slice of users: those whose hash of (id, seed) falls in [offset, offset + percent)."""
 
     type: Literal["random_bucket"]
-    seed: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    seed: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100), Storable]
     percent: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     offset: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0
 

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.segments.definition import Storable
 
 DEFINITION_DOC = (
     'A condition tree: {"version": 1, "match": {...}}. Groups "all", "any", "not"; conditions '
@@ -12,14 +14,16 @@ DEFINITION_DOC = (
     "random_bucket. See docs/segments.md."
 )
 Definition = dict[str, Any]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
+Description = Annotated[str, StringConstraints(max_length=2000), Storable]
 PREVIEW_TIMEOUT_MS = 5_000
 
 
 class SegmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Name
+    description: Description | None = None
     definition: Definition = Field(description=DEFINITION_DOC)
 
 
@@ -28,8 +32,8 @@ class SegmentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Name | None = None
+    description: Description | None = None
     definition: Definition | None = Field(default=None, description=DEFINITION_DOC)
 
 

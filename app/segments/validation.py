@@ -28,6 +28,9 @@ from app.segments.definition import (
     node_kind,
 )
 
+# A group is at most two JSON levels ({"all": [{...}]}), a condition a few more.
+MAX_JSON_DEPTH = 2 * MAX_DEPTH + 8
+
 
 def parse_definition(raw: Any) -> SegmentDefinition:
     """A checked definition from JSON data, or a DefinitionError naming where it is wrong."""
@@ -36,12 +39,27 @@ def parse_definition(raw: Any) -> SegmentDefinition:
         return raw
     if not isinstance(raw, dict):
         raise DefinitionError("$", 'a definition is an object: {"version": 1, "match": {...}}')
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise DefinitionError("match", f"groups nest at most {MAX_DEPTH} deep", limit=True)
     try:
         definition = SegmentDefinition.model_validate(raw)
     except ValidationError as exc:
         raise _first_error(raw, exc.errors()) from None
     check_definition(definition)
     return definition
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply JSON containers nest, without recursion (the input may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def check_definition(definition: SegmentDefinition) -> None:
@@ -54,7 +72,7 @@ def check_definition(definition: SegmentDefinition) -> None:
         _check_node(node, path)
 
 
-def walk(node: Any, path: str, depth: int = 1) -> Iterator[tuple[str, Any, int]]:
+def walk(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any, int]]:
     """Every node below ``node`` (itself included) with its path and depth, depth first.
     Saved-segment references are leaves here: their definitions are checked on their own."""
     yield path, node, depth

@@ -291,3 +291,51 @@ def test_unsupported_version(client, tenant):
     )
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "definition.version"
+
+
+HOSTILE = {
+    "nul": '"a\\u0000b"',
+    "surrogate": '"\\ud800"',
+    "big_int": "123456789012345678901234567890123",
+    "overflow_float": "1e999",
+    "nan": "NaN",
+}
+
+
+DEFINITIONS_WITH_VALUE = [
+    '{"version": 1, "match": {"type": "attribute", "attribute": VALUE, "op": "exists"}}',
+    '{"version": 1, "match": {"type": "attribute", "attribute": "a", "op": "in", "value": ["x", VALUE]}}',
+    '{"version": 1, "match": {"type": "event", "name": VALUE}}',
+    '{"version": 1, "match": {"type": "random_bucket", "seed": "s", "percent": VALUE}}',
+]
+
+
+def _post(client, tenant, path: str, body: str):
+    headers = tenant.secret_headers | {"Content-Type": "application/json"}
+    return client.post(path, content=body.encode(), headers=headers)
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.parametrize("template", DEFINITIONS_WITH_VALUE)
+def test_values_the_database_cannot_hold_are_refused(client, tenant, value, template):
+    definition = template.replace("VALUE", value)
+    preview = _post(client, tenant, "/v1/segments/preview", f'{{"definition": {definition}}}')
+    created = _post(client, tenant, "/v1/segments", f'{{"name": "n", "definition": {definition}}}')
+    if value == HOSTILE["big_int"] and '"in"' in template:
+        # A number beyond 64 bits compares as the nearest double: accepted, nothing breaks.
+        assert (preview.status_code, created.status_code) == (200, 201), created.text
+        return
+    assert 400 <= preview.status_code < 500, preview.text
+    assert 400 <= created.status_code < 500, created.text
+    assert client.get("/v1/segments", headers=tenant.secret_headers).json()["data"] == []
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.parametrize("field", ["name", "description"])
+def test_names_the_database_cannot_hold_are_refused(client, tenant, value, field):
+    parts = {"name": '"n"', "description": "null"} | {field: value}
+    raw = '{"name": %s, "description": %s, "definition": {"version": 1, "match": {"all": []}}}'
+    created = _post(client, tenant, "/v1/segments", raw % (parts["name"], parts["description"]))
+    assert 400 <= created.status_code < 500, created.text
+    assert client.get("/v1/segments", headers=tenant.secret_headers).json()["data"] == []
