@@ -75,7 +75,7 @@ def members_select(
     are; for others see app.segments.references.resolve)."""
     ctx = Context(workspace_id, _dialect(dialect), now, "set")
     compiler = _Compiler(ctx)
-    predicate = compiler.predicate(_parsed(definition).match, False, "match")
+    predicate = compiler.root(_parsed(definition).match)
     statement = select(users.c.id.label("user_id")).select_from(compiler.from_clause())
     if compiler.joined and ctx.postgres:
         # Postgres has no statistics for conditions inside JSON and may estimate that almost no
@@ -135,13 +135,33 @@ class _Compiler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.joined: dict[str, FromClause] = {}
+        self.required: set[str] = set()  # derived tables every member is in: inner joins
+        self.presence: list[tuple[Predicate, str]] = []  # "user is in derived table" tests
         self.nodes = 0
 
     def from_clause(self) -> FromClause:
         source: FromClause = users
-        for derived in self.joined.values():
-            source = source.outerjoin(derived, derived.c.user_id == users.c.id)
+        for key, derived in self.joined.items():
+            on = derived.c.user_id == users.c.id
+            source = source.join(derived, on) if key in self.required else source.outerjoin(derived, on)
         return source
+
+    def root(self, match: Any) -> Predicate:
+        """The whole tree. A top-level condition that every member must have a row for (did E,
+        sum > 100...) becomes an inner join, which the planner may drive from that often small
+        table instead of scanning every user."""
+        if not isinstance(match, AllGroup):
+            return self._top_level(match, "match")
+        parts = [self._top_level(node, f"match.all[{i}]") for i, node in enumerate(match.all)]
+        return and_(*parts) if parts else true()
+
+    def _top_level(self, node: Any, path: str) -> Predicate:
+        predicate = self.predicate(node, False, path)
+        key = next((k for test, k in self.presence if test is predicate), None)
+        if key is None:
+            return predicate
+        self.required.add(key)
+        return true()
 
     def predicate(self, node: Any, negate: bool, path: str) -> Predicate:
         self.nodes += 1
@@ -183,10 +203,12 @@ class _Compiler:
         if derived is None:
             derived = _derived(relation, f"c{len(self.joined) + 1}")
             self.joined[key] = derived
-        present = derived.c.user_id.is_not(None)
-        absent = derived.c.user_id.is_(None)
         # The derived table lists the failing users when the test holds for users without rows.
-        return absent if negate != relation.holds_when_empty else present
+        if negate != relation.holds_when_empty:
+            return derived.c.user_id.is_(None)
+        present = derived.c.user_id.is_not(None)
+        self.presence.append((present, key))
+        return present
 
 
 def _negated(predicate: Predicate, negate: bool) -> Predicate:

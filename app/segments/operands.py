@@ -39,7 +39,8 @@ def split_op(op: str) -> tuple[str, bool]:
 
 
 def json_test(doc: Any, key: str, test: ValueTest, ctx: Context) -> Predicate:
-    """``test`` (with its op already made positive by ``split_op``) on ``doc[key]``."""
+    """``test`` on ``doc[key]``. A negative operator (neq, not_in, not_exists) is tested as its
+    positive twin; the compiler applies the negation (see ``split_op``)."""
     operand: _PgJson | _SqliteJson = _PgJson(doc, key) if ctx.postgres else _SqliteJson(doc, key)
     op, _ = split_op(test.op)
     if op == "exists":
@@ -62,7 +63,7 @@ def json_test(doc: Any, key: str, test: ValueTest, ctx: Context) -> Predicate:
 
 
 def column_test(column: Any, kind: str, test: ValueTest, ctx: Context) -> Predicate:
-    """``test`` on a typed column: ``kind`` is "string", "number" or "date"."""
+    """``test`` on a typed column (``kind``: "string", "number" or "date"), positive form."""
     op, _ = split_op(test.op)
     value = test.value
     if op == "exists":
