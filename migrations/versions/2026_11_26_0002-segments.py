@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from app.kit.rls import grant_and_protect
+from app.kit.rls import grant_and_protect, refresh_policy
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -42,6 +42,14 @@ THEN CASE WHEN substr(value, 9, 2)::int <= extract(day from
 END
 $$
 """
+
+
+FOUNDATION_TENANT_TABLES = ("users", "devices", "events", "idempotency_keys", "user_erasures")
+# The policy 0001 created: settings read once per row.
+PER_ROW_VISIBLE = (
+    "workspace_id = nullif(current_setting('nudge.workspace_id', true), '')::uuid"
+    " OR current_setting('nudge.system', true) = 'on'"
+)
 
 
 def upgrade() -> None:
@@ -79,9 +87,14 @@ def upgrade() -> None:
         op.execute(NUDGE_INSTANT)
     for table in ("segments", "user_activity_days"):
         grant_and_protect(table)
+    # Segment counts scan every user: read the tenant settings once per statement, not per row.
+    for table in FOUNDATION_TENANT_TABLES:
+        refresh_policy(table)
 
 
 def downgrade() -> None:
+    for table in FOUNDATION_TENANT_TABLES:
+        refresh_policy(table, PER_ROW_VISIBLE)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS nudge_instant(text)")
     op.drop_index('ix_user_activity_days_workspace_id_day_user_id', table_name='user_activity_days')
