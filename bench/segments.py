@@ -11,8 +11,9 @@ through the application's own path (app role, row-level security on):
 4. ``activity_or_demographics``: active on 3 of the last 7 days, or (US and under 25);
 5. ``sum_purchase_value``: sum of purchase ``value`` over 30 days above 100;
 
-each as ``SELECT count(*)``: one cold run, then the median of three warm runs. Then the
-member ids of (3) are materialised with ``CREATE TEMP TABLE ... AS`` (median of three).
+each as ``SELECT count(*)``: one cold run, then the median of three warm runs. The baseline
+is counting everyone through the same path (an index-only pass over the workspace's user ids). Then the member ids of (3) are materialised with ``INSERT INTO audience
+SELECT ...`` (median of three), and 200 random users are checked one by one with is_member.
 The database is dropped at the end. Prints one final JSON line.
 
     python bench/segments.py [--quick] [--keep]
@@ -342,6 +343,11 @@ def main() -> None:
             cold[label], counts[label], members[label] = measure(
                 label, lambda match=match: count(database, workspace, match)
             )
+        # Baseline: counting everyone, which reads only the workspace's user ids (the index).
+        _, baseline_s, everyone = measure(
+            "baseline: everyone", lambda: count(database, workspace, {"all": []})
+        )
+        assert everyone == users
         _, materialise_s, size = measure(
             f"materialise {MATERIALISED}",
             lambda: materialise(database, workspace, QUERIES[MATERIALISED], now),
@@ -361,6 +367,7 @@ def main() -> None:
             "users": users,
             "events": events,
             "count_s": {k: round(v, 3) for k, v in counts.items()},
+            "baseline_count_everyone_s": round(baseline_s, 3),
             "materialise_s": round(materialise_s, 3),
             "is_member_ms": is_member_ms,
             "count_cold_s": {k: round(v, 3) for k, v in cold.items()},
