@@ -12,11 +12,12 @@ through the application's own path (app role, row-level security on):
 5. ``sum_purchase_value``: sum of purchase ``value`` over 30 days above 100;
 
 each as ``SELECT count(*)``: one cold run, then the median of three warm runs. The baseline
-is counting everyone through the same path (an index-only pass over the workspace's user ids). Then the member ids of (3) are materialised with ``INSERT INTO audience
-SELECT ...`` (median of three), and 200 random users are checked one by one with is_member.
+is counting everyone through the same path (an index-only pass over the workspace's user
+ids). Then the member ids of (3) are materialised with ``INSERT INTO audience SELECT ...``
+(median of three), and 200 random users are checked one by one with ``is_member``.
 The database is dropped at the end. Prints one final JSON line.
 
-    python bench/segments.py [--quick] [--keep]
+    python bench/segments.py [--quick] [--keep] [--users N --events M]
 """
 
 from __future__ import annotations
