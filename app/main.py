@@ -98,6 +98,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.inbox.endpoints import router as inbox
     from app.preferences.endpoints import router as preferences
     from app.sdk.endpoints import router as sdk
+    from app.segments.endpoints import router as segments
     from app.templating.endpoints import router as content
     from app.tracking.endpoints import api as email_events
     from app.tracking.endpoints import router as tracking
@@ -121,6 +122,7 @@ def _include_routers(app: FastAPI) -> None:
         test_sends,
         campaigns,
         delivery_policy,
+        segments,
     ):
         app.include_router(router)
     path, static_app, name = STATIC_FILES

@@ -60,12 +60,16 @@ def alice(client, tenant, database):
     deliver_to_inbox(database, tenant, "alice")
     (item,) = ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": "alice"}))["data"]
     campaign = ok(client.post("/v1/campaigns", json=campaign_body(), headers=h), 201)
+    match = {"type": "attribute", "attribute": "plan", "op": "eq", "value": "pro"}
+    pro = {"name": "Pro", "definition": {"version": 1, "match": match}}
+    segment = ok(client.post("/v1/segments", json=pro, headers=h), 201)
     return {
         "device_id": device["id"],
         "key_id": key["id"],
         "key": key["key"],
         "item_id": item["id"],
         "campaign_id": campaign["id"],
+        "segment_id": segment["id"],
     }
 
 
@@ -82,6 +86,8 @@ def owner_view(client, owner_engine, tenant) -> dict:
         "preferences": {u: ok(client.get(f"/v1/users/{u}/preferences", headers=h)) for u in users},
         "inbox": {u: ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": u})) for u in users},
         "campaigns": ok(client.get("/v1/campaigns", headers=h)),
+        "segments": ok(client.get("/v1/segments", headers=h)),
+        "memberships": {u: ok(client.get(f"/v1/users/{u}/segments", headers=h)) for u in users},
         "delivery_policy": ok(client.get("/v1/delivery-policy", headers=h)),
         "rows": {t: count_rows(owner_engine, t, tenant.workspace_id) for t in TENANT_TABLES},
     }
@@ -117,6 +123,17 @@ ID_ROUTES = {
         403,
     ),
     ("GET", "/v1/campaigns/{campaign_id}/deliveries"): ("/v1/campaigns/{campaign_id}/deliveries", None, 403),
+    ("GET", "/v1/segments/{segment_id}"): ("/v1/segments/{segment_id}", None, 403),
+    ("PATCH", "/v1/segments/{segment_id}"): ("/v1/segments/{segment_id}", {"name": "Stolen"}, 403),
+    ("DELETE", "/v1/segments/{segment_id}"): ("/v1/segments/{segment_id}", None, 403),
+    ("GET", "/v1/segments/{segment_id}/count"): ("/v1/segments/{segment_id}/count", None, 403),
+    ("GET", "/v1/segments/{segment_id}/users"): ("/v1/segments/{segment_id}/users", None, 403),
+    ("GET", "/v1/segments/{segment_id}/users/{external_id}"): (
+        "/v1/segments/{segment_id}/users/alice",
+        None,
+        403,
+    ),
+    ("GET", "/v1/users/{external_id}/segments"): ("/v1/users/alice/segments", None, 403),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},

@@ -25,6 +25,7 @@ from app.kit.error_handlers import field_path
 from app.kit.errors import Invalid, NudgeError, TooLarge
 from app.kit.ids import uuid7
 from app.models import Event
+from app.segments import activity as segment_activity
 from app.users.service import ensure_users
 
 MAX_FUTURE = timedelta(days=1)
@@ -115,8 +116,10 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     if batch_message_ids:
         stored = set(session.execute(stmt.returning(Event.id), rows).scalars())
         ids = [i if i in stored else None for i in ids]
+        segment_activity.record(session, workspace_id, (row for row in rows if row["id"] in stored))
     else:
         session.execute(stmt, rows)
+        segment_activity.record(session, workspace_id, rows)
     # Campaign triggers: a cached name lookup here; matching runs in a task after the commit.
     triggers.handoff(session, workspace_id, zip(ids, (e.name for e in events), strict=True))
     return ids

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, false, text
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker, with_loader_criteria
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from app.kit import sqlite_functions
 from app.kit.settings import Settings
 from app.models.base import TenantScoped
 
@@ -95,6 +96,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    sqlite_functions.register(dbapi_conn)
 
 
 def scope_to_workspace(session: Session, workspace_id: uuid.UUID) -> None:

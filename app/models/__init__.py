@@ -19,9 +19,11 @@ from app.models.operator import Operator
 from app.models.operator_session import OperatorSession
 from app.models.preference import Preference
 from app.models.provider_credential import ProviderCredential
+from app.models.segment import Segment
 from app.models.send import Send, SendStatus
 from app.models.trigger_entry import TriggerEntry
 from app.models.user import Channel, SubscriptionState, User
+from app.models.user_activity_day import UserActivityDay
 from app.models.user_erasure import UserErasure
 from app.models.workspace import Workspace
 
@@ -51,12 +53,14 @@ __all__ = [
     "Preference",
     "ProviderCredential",
     "Role",
+    "Segment",
     "Send",
     "SendStatus",
     "SubscriptionState",
     "TenantScoped",
     "TriggerEntry",
     "User",
+    "UserActivityDay",
     "UserErasure",
     "Workspace",
 ]

@@ -212,6 +212,7 @@ NOT_IDEMPOTENT = {
     "/v1/inbox/{item_id}/dismiss",
     "/v1/content/preview",  # renders, stores nothing
     "/v1/content/validate",  # checks, stores nothing
+    "/v1/segments/preview",  # counts, stores nothing
     "/v1/email/events",  # provider callbacks: a bounce applied twice changes nothing
 }
 

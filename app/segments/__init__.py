@@ -1,0 +1,1 @@
+"""Segments: a JSON condition language compiled to one SQL statement."""
