@@ -121,6 +121,12 @@ def test_other_workspaces_segments_are_invisible(client, tenant, other_tenant):
     for path in ("", "/count", "/users", "/users/ann"):
         r = client.get(f"/v1/segments/{theirs['id']}{path}", headers=tenant.secret_headers)
         assert r.status_code == 404, path
+    r = client.patch(f"/v1/segments/{theirs['id']}", json={"name": "Stolen"}, headers=tenant.secret_headers)
+    assert r.status_code == 404
+    r = client.delete(f"/v1/segments/{theirs['id']}", headers=tenant.secret_headers)
+    assert r.status_code == 404
+    r = client.get(f"/v1/segments/{theirs['id']}", headers=other_tenant.secret_headers)
+    assert r.json()["name"] == "Theirs"
     r = client.post(
         "/v1/segments/preview", json={"definition": refers_to(theirs["id"])}, headers=tenant.secret_headers
     )
