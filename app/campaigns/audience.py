@@ -1,9 +1,8 @@
 """Who a campaign is for, as a condition on ``users`` that the planner, the preview and the
 trigger path put into their own single statements.
 
-Segment audiences use the segments feature's compiler, imported only when needed:
-``members_select(workspace_id, definition, *, dialect, now)`` (one column ``user_id``) and
-``is_member(session, definition, user_id)``.
+Segment audiences use the segments compiler: ``members_select`` (one column ``user_id``) for
+the planner's statements and ``is_member`` for one user on the trigger path.
 """
 
 from __future__ import annotations
@@ -20,7 +19,10 @@ from sqlalchemy.orm import Session
 from app.campaigns.schemas import Audience, InlineSegment, SavedSegment, UserList
 from app.kit.errors import Invalid
 from app.kit.timezones import is_iana_zone
-from app.models import User
+from app.models import Segment, User
+from app.segments import compiler
+from app.segments import service as segments
+from app.segments.references import to_stored
 
 _audience_adapter: TypeAdapter[Audience] = TypeAdapter(Audience)
 
@@ -29,27 +31,17 @@ def parse(doc: dict[str, Any]) -> Audience:
     return _audience_adapter.validate_python(doc)
 
 
-def _compiler() -> Any:
-    try:
-        from app.segments import compiler
-    except ImportError:
-        raise Invalid("segment audiences are not available in this build", field="audience.type") from None
-    return compiler
-
-
 def segment_definition(session: Session, audience: Audience) -> dict[str, Any] | None:
-    """The segment definition behind an audience, or None for lists and all users."""
+    """The segment definition behind an audience (references to saved segments resolved), or
+    None for lists and all users. A bad inline definition is a 422 naming its node."""
     if isinstance(audience, InlineSegment):
-        return audience.definition
+        try:
+            return to_stored(segments.prepare(session, audience.definition))
+        except Invalid as exc:
+            exc.field = f"audience.{exc.field}" if exc.field else "audience.definition"
+            raise
     if isinstance(audience, SavedSegment):
-        from app import models
-
-        segment_model = getattr(models, "Segment", None)
-        segment = (
-            session.scalars(select(segment_model).where(segment_model.id == audience.segment_id)).first()
-            if segment_model
-            else None
-        )
+        segment = session.scalars(select(Segment).where(Segment.id == audience.segment_id)).first()
         if segment is None:
             raise Invalid("no such segment", field="audience.segment_id")
         return dict(segment.definition)
@@ -66,7 +58,7 @@ def condition(
     definition = segment_definition(session, audience)
     if definition is None:
         return scoped
-    members = _compiler().members_select(
+    members = compiler.members_select(
         workspace_id, definition, dialect=session.get_bind().dialect.name, now=now
     )
     return and_(scoped, User.id.in_(select(members.subquery().c.user_id)))
@@ -79,7 +71,7 @@ def contains(session: Session, audience: Audience, user_id: uuid.UUID, external_
     definition = segment_definition(session, audience)
     if definition is None:
         return True
-    return bool(_compiler().is_member(session, definition, user_id))
+    return bool(compiler.is_member(session, definition, user_id))
 
 
 def effective_zone(raw: str | None, workspace_zone: str) -> str:
