@@ -247,6 +247,16 @@ class DeviceCondition(_Node):
     platform: Literal["fcm", "apns", "webpush"] | None = None
 
 
+class MessageCondition(_Node):
+    """Was sent (``received``), opened or clicked a message of campaign ``campaign_id`` (of any
+    campaign when absent) in the last ``last_days`` days (ever when absent)."""
+
+    type: Literal["message"]
+    action: Literal["received", "opened", "clicked"] = "received"
+    campaign_id: uuid.UUID | None = None
+    last_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
 class PropertyFilter(ValueTest):
     property: Key
 
@@ -426,6 +436,7 @@ Node = Annotated[
     | Annotated[FieldCondition, Tag("field")]
     | Annotated[SubscriptionCondition, Tag("subscription")]
     | Annotated[DeviceCondition, Tag("device")]
+    | Annotated[MessageCondition, Tag("message")]
     | Annotated[EventCondition, Tag("event")]
     | Annotated[AggregateCondition, Tag("aggregate")]
     | Annotated[OccurrenceCondition, Tag("occurrence")]
@@ -447,6 +458,7 @@ _KIND_OF_CLASS: dict[type, str] = {
     FieldCondition: "field",
     SubscriptionCondition: "subscription",
     DeviceCondition: "device",
+    MessageCondition: "message",
     EventCondition: "event",
     AggregateCondition: "aggregate",
     OccurrenceCondition: "occurrence",

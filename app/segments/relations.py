@@ -1,4 +1,4 @@
-"""Conditions answered from related rows (events, activity days, devices), each described
+"""Conditions answered from related rows (events, activity days, devices, deliveries), each described
 once as a ``Relation``: which rows, an aggregate over a user's rows, and a test of it.
 
 The compiler turns a Relation into a derived table of user ids when it evaluates everyone,
@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,13 +19,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import FromClause
 
 from app.kit.types import UtcDateTime
-from app.models import Device, Event, UserActivityDay
+from app.models import Delivery, Device, Event, UserActivityDay
 from app.segments.context import Context
 from app.segments.definition import (
     ActivityCondition,
     AggregateCondition,
     DeviceCondition,
     EventCondition,
+    MessageCondition,
     NumberTest,
     OccurrenceCondition,
 )
@@ -34,9 +36,20 @@ from app.segments.timing import activity_days, window_bounds
 events = Event.__table__
 devices = Device.__table__
 activity = UserActivityDay.__table__
+deliveries = Delivery.__table__
 RelationCondition = (
-    EventCondition | AggregateCondition | OccurrenceCondition | ActivityCondition | DeviceCondition
+    EventCondition
+    | AggregateCondition
+    | OccurrenceCondition
+    | ActivityCondition
+    | DeviceCondition
+    | MessageCondition
 )
+_MESSAGE_TIMES = {
+    "received": deliveries.c.sent_at,
+    "opened": deliveries.c.opened_at,
+    "clicked": deliveries.c.clicked_at,
+}
 
 _PYTHON_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
@@ -71,6 +84,8 @@ def build_relation(node: RelationCondition, ctx: Context) -> Relation:
         return _occurrence(node, ctx)
     if isinstance(node, ActivityCondition):
         return _activity(node, ctx)
+    if isinstance(node, MessageCondition):
+        return _message(node, ctx)
     return _device(node, ctx)
 
 
@@ -188,3 +203,13 @@ def _device(node: DeviceCondition, ctx: Context) -> Relation:
     if node.platform is not None:
         where.append(devices.c.platform == node.platform)
     return Relation(devices, devices.c.user_id, where)
+
+
+def _message(node: MessageCondition, ctx: Context) -> Relation:
+    at = _MESSAGE_TIMES[node.action]
+    where = [deliveries.c.workspace_id == ctx.workspace_id, at.is_not(None), at <= ctx.now]
+    if node.campaign_id is not None:
+        where.append(deliveries.c.campaign_id == node.campaign_id)
+    if node.last_days is not None:
+        where.append(at >= ctx.now - timedelta(days=node.last_days))
+    return Relation(deliveries, deliveries.c.user_id, where)
