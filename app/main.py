@@ -97,6 +97,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.health.endpoints import router as health
     from app.inbox.endpoints import router as inbox
     from app.preferences.endpoints import router as preferences
+    from app.reports.endpoints import router as reports
     from app.sdk.endpoints import router as sdk
     from app.templating.endpoints import router as content
     from app.tracking.endpoints import api as email_events
@@ -121,6 +122,7 @@ def _include_routers(app: FastAPI) -> None:
         test_sends,
         campaigns,
         delivery_policy,
+        reports,
     ):
         app.include_router(router)
     path, static_app, name = STATIC_FILES
