@@ -8,12 +8,14 @@ import io
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.campaigns.schemas import Goal
-from app.models import Delivery
+from app.models import Campaign, Delivery
 from app.reports import conversions
+from app.reports.tasks import attribute_all
 from app.tracking.service import record_engagement
+from app.worker.registry import TaskContext
 from tests.campaigns.helpers import T0, add_users
 from tests.fixtures.assertions import ok
 from tests.fixtures.factories import make_tenant
@@ -257,3 +259,22 @@ def test_any_report_exports_csv(client, tenant, database):
     assert funnel["sent"] == "2"
     arms = {r["name"]: r["exposures"] for r in rows if r["section"] == "variants.arms"}
     assert arms == {"A": "1", "B": "1"}
+
+
+def test_the_periodic_task_attributes_running_campaigns_only(client, tenant, database, sink):
+    goal = {"event": "purchase", "window_hours": 24}
+    running, draft = make_campaign(client, tenant, goal=goal), make_campaign(client, tenant, goal=goal)
+    with database.transaction(tenant.workspace_id) as session:
+        session.execute(
+            update(Campaign).where(Campaign.id == running).values(status="running", launched_at=T0)
+        )
+    (user,) = add_users(database, tenant.workspace_id, [{"external_id": "u"}])
+    ids = add_deliveries(database, tenant.workspace_id, running, [{"user_id": user}]) + add_deliveries(
+        database, tenant.workspace_id, draft, [{"user_id": user}]
+    )
+    add_events(database, tenant.workspace_id, [(user, "purchase", T0 + H, {})])
+
+    assert attribute_all(TaskContext(database, sink)) == 1
+    assert attribute_all(TaskContext(database, sink)) == 0
+    result = converted(database, tenant)
+    assert (result[ids[0]], result[ids[1]]) == (T0 + H, None)
