@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.delivery.rules import CONTROL
 from app.experiments.statistics import Arm, compare
-from app.models import Delivery, DeliveryStatus, Engagement
+from app.models import Delivery, DeliveryStatus, Engagement, Send
 from app.reports.conversions import CONTROL_STATUS, SENT_STATUSES
 from app.reports.periods import Period
 from app.reports.sql import bucket_index
@@ -44,9 +44,15 @@ _STAGE_TIMES = {
 }
 
 
-def _stage_counts(where: list[Any], *keys: Any) -> Any:
-    """Unique users per stage (per ``keys``): one pass flags each user's stages, a second
-    adds the flags up; cheaper than a COUNT(DISTINCT) per stage, which sorts once each."""
+def _stage_counts(where: list[Any], *keys: Any, one_send: bool) -> Any:
+    """Unique users per stage (per ``keys``). With one send the ledger's unique (send, user)
+    key makes every row a distinct user, so rows are counted in one pass. Otherwise one pass
+    flags each user's stages and a second adds the flags up (cheaper than a COUNT(DISTINCT)
+    per stage, which sorts once each)."""
+    if one_send:
+        counts = [func.count().filter(cond).label(name) for name, cond in _STAGES.items()]
+        grouped = [k.label("key") for k in keys]
+        return select(*grouped, *counts).where(*where).group_by(*keys).order_by(*keys)
     flags = [func.max(case((cond, 1), else_=0)).label(name) for name, cond in _STAGES.items()]
     per_user = (
         select(*keys, D.c.user_id, *flags).where(*where).group_by(*keys, D.c.user_id).subquery("per_user")
@@ -56,13 +62,20 @@ def _stage_counts(where: list[Any], *keys: Any) -> Any:
     return select(*grouped, *totals).group_by(*grouped).order_by(*grouped)
 
 
+def _has_one_send(session: Session, campaign_id: uuid.UUID) -> bool:
+    return (
+        session.scalar(select(func.count()).select_from(Send).where(Send.campaign_id == campaign_id)) or 0
+    ) <= 1
+
+
 def _of_campaign(workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> list[Any]:
     return [D.c.workspace_id == workspace_id, D.c.campaign_id == campaign_id]
 
 
 def funnel(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
     """Unique users per stage, total opens and clicks (repeats included), unsubscribes."""
-    stages = session.execute(_stage_counts(_of_campaign(workspace_id, campaign_id))).one()
+    where = _of_campaign(workspace_id, campaign_id)
+    stages = session.execute(_stage_counts(where, one_send=_has_one_send(session, campaign_id))).one()
     kinds = (
         select(
             func.count().filter(G.c.kind == "open").label("opens"),
@@ -89,7 +102,9 @@ def failures(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) 
 
 
 def _grouped(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, column: Any) -> Rows:
-    stmt = _stage_counts(_of_campaign(workspace_id, campaign_id), column)
+    stmt = _stage_counts(
+        _of_campaign(workspace_id, campaign_id), column, one_send=_has_one_send(session, campaign_id)
+    )
     return [row._asdict() for row in session.execute(stmt)]
 
 

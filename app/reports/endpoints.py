@@ -20,7 +20,7 @@ from app.models.base import utcnow
 from app.reports import campaign as campaign_reports
 from app.reports import conversions
 from app.reports import workspace as workspace_reports
-from app.reports.export import respond
+from app.reports.export import RESPONSES, respond
 from app.reports.periods import period, today
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -41,7 +41,11 @@ def _days(start: date | None, end: date | None, zone: str) -> tuple[date, date]:
     return (start or last - timedelta(days=_DEFAULT_DAYS - 1), last)
 
 
-@router.get("/campaigns/{campaign_id}", summary="A campaign's funnel, failures, variants and channels")
+@router.get(
+    "/campaigns/{campaign_id}",
+    responses=RESPONSES,
+    summary="A campaign's funnel, failures, variants and channels",
+)
 def campaign_report(
     campaign_id: uuid.UUID,
     request: Request,
@@ -66,7 +70,9 @@ def campaign_report(
     return respond(request, report, format, f"campaign-{campaign_id}")
 
 
-@router.get("/campaigns/{campaign_id}/timeline", summary="A campaign's funnel per hour or day")
+@router.get(
+    "/campaigns/{campaign_id}/timeline", responses=RESPONSES, summary="A campaign's funnel per hour or day"
+)
 def campaign_timeline(
     campaign_id: uuid.UUID,
     request: Request,
@@ -85,7 +91,7 @@ def campaign_timeline(
     return respond(request, report, format, f"campaign-{campaign_id}-timeline")
 
 
-@router.get("/activity", summary="Daily, weekly and monthly active users and stickiness")
+@router.get("/activity", responses=RESPONSES, summary="Daily, weekly and monthly active users and stickiness")
 def activity(
     request: Request,
     session: DbSession,
@@ -100,7 +106,9 @@ def activity(
     return respond(request, {"zone": zone, **report}, format, "activity")
 
 
-@router.get("/daily", summary="New users, events by name and messages by channel per local day")
+@router.get(
+    "/daily", responses=RESPONSES, summary="New users, events by name and messages by channel per local day"
+)
 def daily(
     request: Request,
     session: DbSession,
@@ -121,7 +129,7 @@ def daily(
     return respond(request, report, format, "daily")
 
 
-@router.get("/retention", summary="Weekly retention cohorts")
+@router.get("/retention", responses=RESPONSES, summary="Weekly retention cohorts")
 def retention(
     request: Request,
     session: DbSession,

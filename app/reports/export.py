@@ -13,6 +13,10 @@ from starlette.responses import Response
 from app.kit.responses import JsonResponse
 
 Report = dict[str, Any]
+# For the OpenAPI document: every report answers in either form.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def wants_csv(request: Request, format: str | None) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.kit.db import Database
 from app.kit.ids import uuid7
-from app.models import Delivery, Event
+from app.models import Delivery, Event, Send
 from tests.campaigns.helpers import T0, campaign_body
 from tests.fixtures.assertions import ok
 
@@ -83,3 +83,26 @@ def add_events(
     ]
     with database.transaction(workspace_id) as session:
         session.execute(Event.__table__.insert(), rows)
+
+
+def add_send(
+    database: Database, workspace_id: uuid.UUID, campaign_id: uuid.UUID, occurrence: str
+) -> uuid.UUID:
+    send_id = uuid7()
+    with database.transaction(workspace_id) as session:
+        session.execute(
+            Send.__table__.insert(),
+            {
+                "workspace_id": workspace_id,
+                "id": send_id,
+                "campaign_id": campaign_id,
+                "occurrence": occurrence,
+                "status": "done",
+                "timing": {"mode": "utc"},
+                "starts_at": T0,
+                "planned_zones": [],
+                "planned_count": 0,
+                "created_at": T0,
+            },
+        )
+    return send_id

@@ -19,7 +19,7 @@ from app.worker.registry import TaskContext
 from tests.campaigns.helpers import T0, add_users
 from tests.fixtures.assertions import ok
 from tests.fixtures.factories import make_tenant
-from tests.reports.helpers import add_deliveries, add_events, make_campaign
+from tests.reports.helpers import add_deliveries, add_events, add_send, make_campaign
 
 H = timedelta(hours=1)
 
@@ -72,6 +72,38 @@ def test_funnel_counts_unique_users_and_every_repeat(client, tenant, database):
         "clicks": 4,
         "unsubscribed": 1,
     }
+
+
+@pytest.mark.smoke
+def test_a_user_sent_twice_is_one_user_at_each_stage(client, tenant, database):
+    campaign = make_campaign(client, tenant)
+    first, second = (
+        add_send(database, tenant.workspace_id, campaign, o) for o in ("2026-03-01", "2026-03-02")
+    )
+    users = add_users(database, tenant.workspace_id, [{"external_id": "u0"}, {"external_id": "u1"}])
+    ids = add_deliveries(
+        database,
+        tenant.workspace_id,
+        campaign,
+        [
+            {"user_id": users[0], "send_id": first},
+            {"user_id": users[0], "send_id": second},
+            {"user_id": users[1], "send_id": first},
+        ],
+    )
+    for delivery, kind in ((ids[0], "open"), (ids[1], "open"), (ids[1], "click")):
+        engage(database, tenant, users[0], delivery, kind)
+
+    body = report(client, tenant, campaign)
+    funnel = body["funnel"]
+    assert (funnel["sent"], funnel["opened"], funnel["clicked"], funnel["opens"], funnel["clicks"]) == (
+        2,
+        1,
+        1,
+        2,
+        1,
+    )
+    assert [(c["channel"], c["sent"], c["opened"]) for c in body["channels"]] == [("in_app", 2, 1)]
 
 
 @pytest.mark.smoke
