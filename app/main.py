@@ -97,6 +97,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.health.endpoints import router as health
     from app.inbox.endpoints import router as inbox
     from app.preferences.endpoints import router as preferences
+    from app.reports.endpoints import router as reports
     from app.sdk.endpoints import router as sdk
     from app.segments.endpoints import router as segments
     from app.templating.endpoints import router as content
@@ -123,6 +124,7 @@ def _include_routers(app: FastAPI) -> None:
         campaigns,
         delivery_policy,
         segments,
+        reports,
     ):
         app.include_router(router)
     path, static_app, name = STATIC_FILES

@@ -134,6 +134,12 @@ ID_ROUTES = {
         403,
     ),
     ("GET", "/v1/users/{external_id}/segments"): ("/v1/users/alice/segments", None, 403),
+    ("GET", "/v1/reports/campaigns/{campaign_id}"): ("/v1/reports/campaigns/{campaign_id}", None, 403),
+    ("GET", "/v1/reports/campaigns/{campaign_id}/timeline"): (
+        "/v1/reports/campaigns/{campaign_id}/timeline",
+        None,
+        403,
+    ),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},
@@ -260,6 +266,10 @@ def test_lists_show_only_the_callers_rows(client, tenant, other_tenant, alice):
     assert ok(client.get("/v1/users/bob/devices", headers=h)) == []
     assert ok(client.get("/v1/providers", headers=h)) == {}
     assert ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": "bob"}))["data"] == []
+    assert ok(client.get("/v1/reports/activity", headers=tenant.secret_headers))["mau"] == 1
+    assert ok(client.get("/v1/reports/activity", headers=h))["mau"] == 0
+    assert ok(client.get("/v1/reports/daily", headers=h))["events"] == []
+    assert [c["users"] for c in ok(client.get("/v1/reports/retention", headers=h))["cohorts"]][-1] == 1
 
 
 @pytest.mark.smoke

@@ -170,9 +170,18 @@ class Limits(_Strict):
     frequency_cap_exempt: bool = Field(default=False, description="Skips the caps but still counts")
 
 
+GoalPropertyName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+
+
 class Goal(_Strict):
     event: EventName
     window_hours: int = Field(default=72, ge=1, le=24 * 90)
+    after: Literal["delivery", "open"] = Field(
+        default="delivery", description="The window starts at the send (or planned send), or at the open"
+    )
+    properties: dict[GoalPropertyName, str | int | float | bool] = Field(
+        default_factory=dict, max_length=10, description="Event properties that must equal these values"
+    )
 
 
 # Requests and answers -------------------------------------------------------------------------
@@ -190,7 +199,7 @@ class CampaignCreate(_Strict):
     name: Name
     channel: ChannelName
     audience: Audience
-    variants: list[Variant] = Field(min_length=1, max_length=10)
+    variants: list[Variant] = Field(min_length=1, max_length=16)
     control_percent: float = Field(default=0.0, ge=0, lt=100)
     schedule: Schedule
     limits: Limits = Field(default_factory=Limits)
@@ -205,7 +214,7 @@ class CampaignUpdate(_Strict):
     name: Name | None = None
     channel: ChannelName | None = None
     audience: Audience | None = None
-    variants: list[Variant] | None = Field(default=None, min_length=1, max_length=10)
+    variants: list[Variant] | None = Field(default=None, min_length=1, max_length=16)
     control_percent: float | None = Field(default=None, ge=0, lt=100)
     schedule: Schedule | None = None
     limits: Limits | None = None

@@ -51,6 +51,10 @@ class Delivery(TenantScoped, Base):
             postgresql_where=text("status = 'queued'"),
             sqlite_where=text("status = 'queued'"),
         ),
+        # Campaign reports and conversion attribution (a user's rows within a campaign).
+        Index("ix_deliveries_workspace_id_campaign_id_user_id", "workspace_id", "campaign_id", "user_id"),
+        # Messages per day across campaigns.
+        Index("ix_deliveries_workspace_id_sent_at", "workspace_id", "sent_at"),
         # The planner's reclaim of expired leases.
         Index(
             "ix_deliveries_workspace_id_lease_until_sending",

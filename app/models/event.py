@@ -27,6 +27,8 @@ class Event(TenantScoped, Base):
             "occurred_at",
             "user_id",
         ),
+        # Active users and events per day over every name (reports).
+        Index("ix_events_workspace_id_occurred_at_user_id", "workspace_id", "occurred_at", "user_id"),
         # A user's timeline, deletion, and per-user conditions.
         Index("ix_events_workspace_id_user_id_occurred_at", "workspace_id", "user_id", "occurred_at"),
         Index(

@@ -32,6 +32,8 @@ class User(TenantScoped, Timestamps, Base):
     __table_args__ = (
         Index("ix_users_workspace_id_external_id", "workspace_id", "external_id", unique=True),
         Index("ix_users_workspace_id_email", "workspace_id", "email"),
+        # New users per day and retention cohorts (reports).
+        Index("ix_users_workspace_id_first_seen_at", "workspace_id", "first_seen_at"),
         Index(
             "ix_users_attributes",
             "attributes",

@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session
 from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7
-from app.models import EmailSuppression, Engagement, Preference, User
+from app.models import Delivery, EmailSuppression, Engagement, Preference, User
 from app.models.base import utcnow
 
 _STATUS_COLUMNS = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
+# The ledger keeps the first open and click (unique counts); engagements keep every repeat.
+# A click proves an open even when the pixel was blocked.
+_FIRST_TIMES = {"open": ("opened_at",), "click": ("opened_at", "clicked_at")}
 
 
 def record_engagement(
@@ -26,6 +29,7 @@ def record_engagement(
     kind: str,
     url: str | None = None,
 ) -> None:
+    now = utcnow()
     session.add(
         Engagement(
             workspace_id=current_workspace(session),
@@ -34,9 +38,12 @@ def record_engagement(
             channel=channel,
             kind=kind,
             url=url,
-            occurred_at=utcnow(),
+            occurred_at=now,
         )
     )
+    if delivery_id is not None and kind in _FIRST_TIMES:
+        first = {getattr(Delivery, c): func.coalesce(getattr(Delivery, c), now) for c in _FIRST_TIMES[kind]}
+        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(first))
     session.flush()
 
 

@@ -1,0 +1,178 @@
+"""Per-campaign reports over the delivery ledger: the funnel, failures, variants with their
+statistics, channels, and the funnel over time. Core queries, so each filters on
+workspace_id explicitly."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy.orm import Session
+
+from app.delivery.rules import CONTROL
+from app.experiments.statistics import Arm, compare
+from app.models import Delivery, DeliveryStatus, Engagement, Send
+from app.reports.conversions import CONTROL_STATUS, SENT_STATUSES
+from app.reports.periods import Period
+from app.reports.sql import bucket_index
+
+Metric = Literal["converted", "opened", "clicked"]
+Rows = list[dict[str, Any]]
+
+D = Delivery.__table__
+G = Engagement.__table__
+
+_SENT = D.c.status.in_(SENT_STATUSES)
+# Unique users at each stage. Control rows are never messages: they count apart.
+_STAGES: dict[str, Any] = {
+    "sent": _SENT,
+    "delivered": and_(_SENT, (D.c.status == DeliveryStatus.delivered) | D.c.delivered_at.is_not(None)),
+    "opened": and_(_SENT, D.c.opened_at.is_not(None)),
+    "clicked": and_(_SENT, D.c.clicked_at.is_not(None)),
+    "converted": and_(_SENT, D.c.converted_at.is_not(None)),
+    "failed": D.c.status == DeliveryStatus.failed,
+    "control": D.c.status == CONTROL_STATUS,
+    "control_converted": and_(D.c.status == CONTROL_STATUS, D.c.converted_at.is_not(None)),
+}
+_STAGE_TIMES = {
+    "sent": D.c.sent_at,
+    "opened": D.c.opened_at,
+    "clicked": D.c.clicked_at,
+    "converted": D.c.converted_at,
+}
+
+
+def _stage_counts(where: list[Any], *keys: Any, one_send: bool) -> Any:
+    """Unique users per stage (per ``keys``). With one send the ledger's unique (send, user)
+    key makes every row a distinct user, so rows are counted in one pass. Otherwise one pass
+    flags each user's stages and a second adds the flags up (cheaper than a COUNT(DISTINCT)
+    per stage, which sorts once each)."""
+    if one_send:
+        counts = [func.count().filter(cond).label(name) for name, cond in _STAGES.items()]
+        grouped = [k.label("key") for k in keys]
+        return select(*grouped, *counts).where(*where).group_by(*keys).order_by(*keys)
+    flags = [func.max(case((cond, 1), else_=0)).label(name) for name, cond in _STAGES.items()]
+    per_user = (
+        select(*keys, D.c.user_id, *flags).where(*where).group_by(*keys, D.c.user_id).subquery("per_user")
+    )
+    totals = [func.coalesce(func.sum(per_user.c[name]), 0).label(name) for name in _STAGES]
+    grouped = [per_user.c[k.name].label("key") for k in keys]
+    return select(*grouped, *totals).group_by(*grouped).order_by(*grouped)
+
+
+def _has_one_send(session: Session, campaign_id: uuid.UUID) -> bool:
+    return (
+        session.scalar(select(func.count()).select_from(Send).where(Send.campaign_id == campaign_id)) or 0
+    ) <= 1
+
+
+def _of_campaign(workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> list[Any]:
+    return [D.c.workspace_id == workspace_id, D.c.campaign_id == campaign_id]
+
+
+def funnel(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
+    """Unique users per stage, total opens and clicks (repeats included), unsubscribes."""
+    where = _of_campaign(workspace_id, campaign_id)
+    stages = session.execute(_stage_counts(where, one_send=_has_one_send(session, campaign_id))).one()
+    kinds = (
+        select(
+            func.count().filter(G.c.kind == "open").label("opens"),
+            func.count().filter(G.c.kind == "click").label("clicks"),
+            func.count(distinct(case((G.c.kind == "unsubscribe", G.c.user_id)))).label("unsubscribed"),
+        )
+        .select_from(G.join(D, and_(D.c.workspace_id == G.c.workspace_id, D.c.id == G.c.delivery_id)))
+        .where(G.c.workspace_id == workspace_id, *_of_campaign(workspace_id, campaign_id))
+    )
+    totals = session.execute(kinds).one()
+    return {**stages._asdict(), **totals._asdict()}
+
+
+def failures(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> Rows:
+    """Rows that were not sent, by status and (for failures) the start of the error."""
+    reason = func.coalesce(func.substr(D.c.error, 1, 80), "")
+    stmt = (
+        select(D.c.status, reason.label("reason"), func.count().label("count"))
+        .where(*_of_campaign(workspace_id, campaign_id), ~_SENT, D.c.status != CONTROL_STATUS)
+        .group_by(D.c.status, reason)
+        .order_by(func.count().desc(), D.c.status)
+    )
+    return [row._asdict() for row in session.execute(stmt)]
+
+
+def _grouped(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, column: Any) -> Rows:
+    stmt = _stage_counts(
+        _of_campaign(workspace_id, campaign_id), column, one_send=_has_one_send(session, campaign_id)
+    )
+    return [row._asdict() for row in session.execute(stmt)]
+
+
+def channels(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> Rows:
+    return [{"channel": r.pop("key"), **r} for r in _grouped(session, workspace_id, campaign_id, D.c.channel)]
+
+
+def variants(
+    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, *, metric: Metric, alpha: float
+) -> dict[str, Any]:
+    """Each variant's exposures (users sent; for control, users held out) and ``metric``
+    users, compared with the statistics module: against control when there is one, else
+    against the best variant."""
+    arms: list[Arm] = []
+    for row in _grouped(session, workspace_id, campaign_id, D.c.variant):
+        if row["key"] is None:
+            continue  # not dispatched yet
+        if row["key"] == CONTROL:
+            arms.append(
+                Arm(CONTROL, row["control_converted"] if metric == "converted" else 0, row["control"])
+            )
+        elif row["sent"]:
+            arms.append(Arm(row["key"], row[metric], row["sent"]))
+    has_control = any(a.name == CONTROL for a in arms)
+    if has_control and metric != "converted":
+        arms = [a for a in arms if a.name != CONTROL]  # the control group opens and clicks nothing
+        has_control = False
+    if len(arms) < 2:
+        return {"metric": metric, "reference": None, "winner": None, "arms": [_plain(a) for a in arms]}
+    result = compare(arms, control=CONTROL if has_control else None, alpha=alpha)
+    return {
+        "metric": metric,
+        "reference": result.reference,
+        "alpha": result.alpha,
+        "corrected_alpha": result.corrected_alpha,
+        "winner": result.winner,
+        "arms": [_arm_out(asdict(r)) for r in result.arms],
+    }
+
+
+def _plain(arm: Arm) -> dict[str, Any]:
+    return {"name": arm.name, "conversions": arm.conversions, "exposures": arm.exposures, "rate": arm.rate}
+
+
+def _arm_out(result: dict[str, Any]) -> dict[str, Any]:
+    low, high = result.pop("interval")
+    return {**result, "interval_low": low, "interval_high": high}
+
+
+def timeline(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, period: Period) -> Rows:
+    """Messages sent, first opens, first clicks and conversions per bucket."""
+    counts: dict[int, dict[str, int]] = {}
+    for stage, column in _STAGE_TIMES.items():
+        bucket = bucket_index(session, column, period.edges).label("bucket")
+        condition = _STAGES[stage]
+        stmt = (
+            select(bucket, func.count())
+            .where(
+                *_of_campaign(workspace_id, campaign_id),
+                condition,
+                column >= period.start,
+                column < period.end,
+            )
+            .group_by(bucket)
+        )
+        for index, count in session.execute(stmt):
+            counts.setdefault(index, {})[stage] = count
+    return [
+        {"bucket": label, **{stage: counts.get(i + 1, {}).get(stage, 0) for stage in _STAGE_TIMES}}
+        for i, label in enumerate(period.labels)
+    ]

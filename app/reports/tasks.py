@@ -1,0 +1,46 @@
+"""Conversion attribution in the background: every few minutes, for each campaign with a goal
+whose windows may still be open. Reports also attribute on demand before they count."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from app.campaigns.schemas import Goal
+from app.kit.db import scope_to_system
+from app.models import Campaign, CampaignStatus
+from app.models.base import utcnow
+from app.reports import conversions
+from app.worker.registry import TaskContext, task
+
+# The longest goal window (90 days) after a campaign finished, nothing more can convert.
+_LONGEST_WINDOW = timedelta(days=90)
+
+
+@task("reports.attribute_conversions", every_s=300)
+def attribute_all(ctx: TaskContext) -> int:
+    with ctx.database.session() as session:
+        scope_to_system(session)
+        due = session.execute(
+            select(Campaign.workspace_id, Campaign.id).where(
+                Campaign.goal.is_not(None),
+                Campaign.launched_at.is_not(None),
+                or_(
+                    Campaign.status.in_([CampaignStatus.running, CampaignStatus.paused]),
+                    Campaign.finished_at > utcnow() - _LONGEST_WINDOW,
+                ),
+            )
+        ).all()
+    return sum(attribute_campaign(ctx, workspace_id=str(w), campaign_id=str(c)) for w, c in due)
+
+
+@task("reports.attribute_campaign")
+def attribute_campaign(ctx: TaskContext, *, workspace_id: str, campaign_id: str) -> int:
+    workspace, campaign_key = uuid.UUID(workspace_id), uuid.UUID(campaign_id)
+    with ctx.database.transaction(workspace) as session:
+        campaign = session.get(Campaign, (workspace, campaign_key))
+        if campaign is None or campaign.goal is None:
+            return 0
+        return conversions.attribute(session, workspace, campaign_key, Goal.model_validate(campaign.goal))

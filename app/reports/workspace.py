@@ -1,0 +1,119 @@
+"""Per-workspace reports: active users and stickiness, new users, events by name, messages
+by channel, weekly retention cohorts. Days and weeks are local to the workspace zone.
+Core queries, so each filters on workspace_id explicitly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.orm import Session
+
+from app.models import Delivery, Event, User
+from app.reports.conversions import SENT_STATUSES
+from app.reports.periods import Period, period
+from app.reports.sql import bucket_index
+
+Rows = list[dict[str, Any]]
+
+E = Event.__table__
+U = User.__table__
+D = Delivery.__table__
+
+
+def _active_users(session: Session, workspace_id: uuid.UUID, last_day: date, days: int, zone: str) -> int:
+    window = period(last_day - timedelta(days=days - 1), last_day, "day", zone)
+    stmt = select(func.count(distinct(E.c.user_id))).where(
+        E.c.workspace_id == workspace_id, E.c.occurred_at >= window.start, E.c.occurred_at < window.end
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def activity(session: Session, workspace_id: uuid.UUID, day: date, zone: str) -> dict[str, Any]:
+    """Users with any event on ``day``, in the 7 and 30 days ending on it; stickiness is
+    DAU / MAU."""
+    dau, wau, mau = (_active_users(session, workspace_id, day, n, zone) for n in (1, 7, 30))
+    return {
+        "day": day.isoformat(),
+        "dau": dau,
+        "wau": wau,
+        "mau": mau,
+        "stickiness": dau / mau if mau else 0.0,
+    }
+
+
+def _per_bucket(session: Session, column: Any, where: list[Any], span: Period, *keys: Any) -> Rows:
+    bucket = bucket_index(session, column, span.edges).label("bucket")
+    stmt = (
+        select(bucket, *keys, func.count().label("count"))
+        .where(*where, column >= span.start, column < span.end)
+        .group_by(bucket, *keys)
+        .order_by(bucket, *keys)
+    )
+    return [
+        {
+            "day": span.labels[row.bucket - 1],
+            **{k.name: getattr(row, k.name) for k in keys},
+            "count": row.count,
+        }
+        for row in session.execute(stmt)
+    ]
+
+
+def new_users(session: Session, workspace_id: uuid.UUID, span: Period) -> Rows:
+    counted = {
+        r["day"]: r["count"]
+        for r in _per_bucket(session, U.c.first_seen_at, [U.c.workspace_id == workspace_id], span)
+    }
+    return [{"day": label, "count": counted.get(label, 0)} for label in span.labels]
+
+
+def events_by_name(session: Session, workspace_id: uuid.UUID, span: Period) -> Rows:
+    return _per_bucket(session, E.c.occurred_at, [E.c.workspace_id == workspace_id], span, E.c.name)
+
+
+def messages_by_channel(session: Session, workspace_id: uuid.UUID, span: Period) -> Rows:
+    where = [D.c.workspace_id == workspace_id, D.c.status.in_(SENT_STATUSES)]
+    return _per_bucket(session, D.c.sent_at, where, span, D.c.channel)
+
+
+def retention(session: Session, workspace_id: uuid.UUID, weeks: Period) -> Rows:
+    """Cohorts by the local week users were first seen; for each later week, how many of them
+    had an event in it (week 0 is the cohort's own week)."""
+    cohort = bucket_index(session, U.c.first_seen_at, weeks.edges, "cohort_edges").label("cohort")
+    active = bucket_index(session, E.c.occurred_at, weeks.edges, "active_edges").label("active")
+    joined = U.join(E, and_(E.c.workspace_id == U.c.workspace_id, E.c.user_id == U.c.id))
+    in_range = [
+        U.c.workspace_id == workspace_id,
+        E.c.workspace_id == workspace_id,
+        U.c.first_seen_at >= weeks.start,
+        U.c.first_seen_at < weeks.end,
+        E.c.occurred_at >= U.c.first_seen_at,
+        E.c.occurred_at < weeks.end,
+    ]
+    retained_stmt = (
+        select(cohort, active, func.count(distinct(U.c.id)).label("users"))
+        .select_from(joined)
+        .where(*in_range)
+        .group_by(cohort, active)
+    )
+    retained = {(r.cohort, r.active): r.users for r in session.execute(retained_stmt)}
+    sizes_stmt = (
+        select(cohort, func.count().label("users"))
+        .where(
+            U.c.workspace_id == workspace_id, U.c.first_seen_at >= weeks.start, U.c.first_seen_at < weeks.end
+        )
+        .group_by(cohort)
+    )
+    sizes = {r.cohort: r.users for r in session.execute(sizes_stmt)}
+    count = len(weeks.labels)
+    return [
+        {
+            "cohort": weeks.labels[c - 1],
+            "users": sizes.get(c, 0),
+            **{f"week_{k}": retained.get((c, c + k), 0) for k in range(count - c + 1)},
+        }
+        for c in range(1, count + 1)
+    ]

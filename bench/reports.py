@@ -1,0 +1,167 @@
+"""Each report query over one campaign's 1,000,000 deliveries and their events, on Postgres.
+
+Data (generated in SQL, no API): one send to as many users as deliveries (the common shape;
+a campaign with several sends counts unique users through a per-user pass instead, which
+costs more); 4 variants and a 10 % control group; about 30 % open (some
+twice), 5 % click, a goal event for about 6 % of users inside the window and noise outside;
+one activity event per user in one of the 9 weeks before. Each report is timed once after a warm-up run
+(conversion attribution is timed on its first, real run, then reports attribute nothing new).
+
+    python bench/reports.py            # 1,000,000 deliveries
+    python bench/reports.py --quick    # 50,000 deliveries
+
+Prints one JSON line: bench, deliveries, query_s (seconds per report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.campaigns import service  # noqa: E402
+from app.campaigns.schemas import CampaignCreate, Goal  # noqa: E402
+from app.kit.db import Database  # noqa: E402
+from app.kit.settings import Settings  # noqa: E402
+from app.reports import campaign as reports  # noqa: E402
+from app.reports import conversions, workspace  # noqa: E402
+from app.reports.periods import period  # noqa: E402
+from app.workspaces.service import create as create_workspace  # noqa: E402
+from bench.dispatch import SECRET, _psycopg_url, drop_database, make_database  # noqa: E402
+
+START = "2026-03-01 00:00:00+00"
+GOAL = {"event": "purchase", "window_hours": 72}
+
+LOAD = """
+INSERT INTO users (workspace_id, id, external_id, attributes, email_status, push_status, in_app_status,
+                   first_seen_at, last_seen_at, created_at, updated_at)
+SELECT %(w)s, md5('u' || i)::uuid, 'u' || i, '{}', 'subscribed', 'subscribed', 'subscribed',
+       t, t, t, t
+FROM generate_series(1, %(users)s) AS i,
+     LATERAL (SELECT %(start)s::timestamptz - (i %% 60) * interval '1 day' AS t) s;
+
+INSERT INTO deliveries (workspace_id, id, send_id, campaign_id, user_id, channel, variant, status, due_at,
+                        attempts, created_at, sent_at, opened_at, clicked_at)
+SELECT %(w)s, gen_random_uuid(), md5('send')::uuid, %(c)s, md5('u' || i)::uuid,
+       CASE WHEN i %% 3 = 0 THEN 'email' ELSE 'push' END,
+       CASE WHEN h < 10 THEN 'control' ELSE chr(65 + h %% 4) END,
+       CASE WHEN h < 10 THEN 'suppressed:control' WHEN h < 12 THEN 'failed' ELSE 'sent' END,
+       due, 1, due,
+       CASE WHEN h >= 12 THEN due END,
+       CASE WHEN h >= 12 AND r < 0.3 THEN due + interval '20 minutes' END,
+       CASE WHEN h >= 12 AND r < 0.05 THEN due + interval '30 minutes' END
+FROM generate_series(1, %(users)s) AS i,
+     LATERAL (SELECT abs(hashtext('v' || i)) %% 100 AS h, random() AS r,
+                     %(start)s::timestamptz + (i %% 600) * interval '1 minute'
+                     AS due) x;
+
+UPDATE deliveries SET error = 'provider timeout' WHERE workspace_id = %(w)s AND status = 'failed';
+
+INSERT INTO engagements (workspace_id, id, user_id, delivery_id, channel, kind, occurred_at)
+SELECT workspace_id, gen_random_uuid(), user_id, id, channel, 'open', opened_at + n * interval '1 hour'
+FROM deliveries, generate_series(0, 1) AS n
+WHERE workspace_id = %(w)s AND opened_at IS NOT NULL AND (n = 0 OR hashtext(id::text) %% 3 = 0)
+UNION ALL
+SELECT workspace_id, gen_random_uuid(), user_id, id, channel, 'click', clicked_at
+FROM deliveries WHERE workspace_id = %(w)s AND clicked_at IS NOT NULL;
+
+INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties)
+SELECT %(w)s, gen_random_uuid(), md5('u' || i)::uuid, e.name, e.t, e.t, '{}'
+FROM generate_series(1, %(users)s) AS i,
+     LATERAL (SELECT abs(hashtext('v' || i)) %% 100 AS h) x,
+     LATERAL (
+        SELECT 'open_app' AS name, %(start)s::timestamptz - (i %% 63) * interval '1 day' AS t
+        UNION ALL
+        SELECT 'purchase', %(start)s::timestamptz + interval '1 day' + (i %% 3000) * interval '1 minute'
+        WHERE random() < CASE WHEN x.h < 10 THEN 0.04 WHEN x.h %% 4 = 1 THEN 0.08 ELSE 0.05 END
+        UNION ALL
+        SELECT 'purchase', %(start)s::timestamptz + interval '9 days' WHERE random() < 0.02
+     ) e;
+"""
+
+
+def load(url: str, deliveries: int) -> tuple[uuid.UUID, uuid.UUID, Database]:
+    settings = Settings(database_url=url, secret_key=SECRET, broker_url=None)
+    database = Database(settings)
+    with database.transaction() as session:
+        workspace_id = create_workspace(session, name="Bench", timezone="Europe/Berlin")[0].id
+    body = {
+        "name": "Bench",
+        "channel": "push",
+        "audience": {"type": "all"},
+        "variants": [{"key": k, "content": {"title": k, "body": k}} for k in "ABCD"],
+        "control_percent": 10,
+        "schedule": {"type": "immediate"},
+        "goal": GOAL,
+    }
+    with database.transaction(workspace_id) as session:
+        campaign_id = service.create(session, CampaignCreate.model_validate(body)).id
+    params = {"w": workspace_id, "c": campaign_id, "users": deliveries, "start": START}
+    with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
+        for statement in LOAD.split(";\n\n"):
+            conn.execute(statement, params)
+        conn.execute("VACUUM ANALYZE")
+    return workspace_id, campaign_id, database
+
+
+def timed(
+    database: Database, workspace_id: uuid.UUID, fn: Callable[[Any], Any], *, warm: bool = True
+) -> float:
+    runs = 2 if warm else 1
+    elapsed = 0.0
+    for _ in range(runs):
+        with database.transaction(workspace_id) as session:
+            began = time.perf_counter()
+            fn(session)
+            elapsed = time.perf_counter() - began
+    return round(elapsed, 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="50,000 deliveries")
+    args = parser.parse_args()
+    deliveries = 50_000 if args.quick else 1_000_000
+    url = make_database()
+    try:
+        w, c, database = load(url, deliveries)
+        goal = Goal.model_validate(GOAL)
+        days = period(date(2026, 2, 1), date(2026, 3, 10), "day", "Europe/Berlin")
+        hours = period(date(2026, 3, 1), date(2026, 3, 7), "hour", "Europe/Berlin")
+        weeks = period(date(2026, 1, 5), date(2026, 3, 8), "week", "Europe/Berlin")
+        query_s = {
+            "conversions": timed(database, w, lambda s: conversions.attribute(s, w, c, goal), warm=False),
+            "funnel": timed(database, w, lambda s: reports.funnel(s, w, c)),
+            "failures": timed(database, w, lambda s: reports.failures(s, w, c)),
+            "variants": timed(
+                database, w, lambda s: reports.variants(s, w, c, metric="converted", alpha=0.05)
+            ),
+            "channels": timed(database, w, lambda s: reports.channels(s, w, c)),
+            "timeline_hourly": timed(database, w, lambda s: reports.timeline(s, w, c, hours)),
+            "activity": timed(
+                database, w, lambda s: workspace.activity(s, w, date(2026, 3, 1), "Europe/Berlin")
+            ),
+            "new_users": timed(database, w, lambda s: workspace.new_users(s, w, days)),
+            "events_by_name": timed(database, w, lambda s: workspace.events_by_name(s, w, days)),
+            "messages_by_channel": timed(database, w, lambda s: workspace.messages_by_channel(s, w, days)),
+            "retention": timed(database, w, lambda s: workspace.retention(s, w, weeks)),
+        }
+        database.dispose()
+    finally:
+        drop_database(url)
+    print(orjson.dumps({"bench": "reports", "deliveries": deliveries, "query_s": query_s}).decode())
+
+
+if __name__ == "__main__":
+    main()
