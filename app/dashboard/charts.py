@@ -11,6 +11,7 @@ WIDTH = 720
 HEIGHT = 180
 AXIS = 28  # room for hour labels under the bars
 GAP = 4
+MAX_BAR = 56  # a few hours stay slim bars, not blocks
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def wave_bars(hours: list[dict[str, Any]]) -> list[Bar]:
     if not hours:
         return []
     peak = max(int(h["users"]) for h in hours) or 1
-    width = max(WIDTH / len(hours) - GAP, 2.0)
+    width = min(max(WIDTH / len(hours) - GAP, 2.0), MAX_BAR)
     bars: list[Bar] = []
     previous_day = None
     for index, entry in enumerate(hours):
