@@ -291,3 +291,31 @@ def test_launched_campaigns_cannot_be_edited(browser, database, workspace):
     page = f"/dashboard/w/{workspace}/campaigns/{campaign_id}"
     assert post(client, f"{page}/launch", token_from=page).status_code == 303
     assert client.get(f"{page}/edit").status_code == 409
+
+
+def test_a_test_send_goes_to_the_named_users_now(browser, database, workspace):
+    client = member_browser(browser, database, workspace, "marketer")
+    campaign_id = _create(client, workspace)
+    page = f"/dashboard/w/{workspace}/campaigns/{campaign_id}"
+    sent = post(
+        client, f"{page}/test-send", {"test_variant": "A", "test_recipients": "ada, bob"}, token_from=page
+    )
+    assert sent.status_code == 200
+    assert re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td>", sent.text) == [("ada", "sent"), ("bob", "sent")]
+    assert re.search(r"<dt>Messages</dt><dd>0</dd>", sent.text)  # outside the campaign's ledger
+    unknown = post(client, f"{page}/test-send", {"test_recipients": "zed"}, token_from=page)
+    assert unknown.status_code == 422
+    assert "No user with external_id &#39;zed&#39;." in unknown.text
+    assert 'id="f-test_recipients-error"' in unknown.text
+    empty = post(client, f"{page}/test-send", {"test_recipients": ""}, token_from=page)
+    assert empty.status_code == 422 and "Name at least one user." in empty.text
+
+
+@pytest.mark.parametrize("role", [Role.analyst, Role.viewer])
+def test_readers_cannot_send_tests(browser, database, workspace, role):
+    campaign_id = _create(member_browser(browser, database, workspace, "marketer"), workspace)
+    client = member_browser(browser, database, workspace, role)
+    page = f"/dashboard/w/{workspace}/campaigns/{campaign_id}"
+    assert "Send test" not in client.get(page).text
+    response = post(client, f"{page}/test-send", {"test_recipients": "ada"}, token_from=page)
+    assert response.status_code == 403

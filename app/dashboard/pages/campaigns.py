@@ -14,11 +14,13 @@ from starlette.responses import Response
 from app.campaigns import preview as schedule_preview
 from app.campaigns import service
 from app.campaigns.schemas import Audience, CampaignUpdate, Schedule
+from app.channels.test_sends import TestSend, send_test
 from app.dashboard import campaign_form, charts, content_preview
 from app.dashboard.forms import Form, FormErrors, field_error
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.templating import render
 from app.dashboard.viewer import Page, WorkspacePage, requires
+from app.kit.error_handlers import error_field
 from app.kit.errors import Conflict, NotFound, NudgeError
 from app.kit.session import DbSession
 from app.kit.unit_of_work import unit_of_work
@@ -118,15 +120,40 @@ def preview_wave(request: Request, session: DbSession, page: Editor, form: Form)
 
 @router.get("/campaigns/{campaign_id}", name="dashboard.campaign")
 def campaign_page(request: Request, session: DbSession, page: Page, campaign_id: uuid.UUID) -> Response:
+    return _campaign_page(request, session, service.get(session, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/test-send", name="dashboard.campaign_test_send")
+async def test_send(
+    request: Request, session: DbSession, page: Editor, campaign_id: uuid.UUID, form: Form
+) -> Response:
+    """One variant, sent now to a few users (and raw addresses, for email) outside the ledger."""
     campaign = service.get(session, campaign_id)
-    return render(
-        request,
-        "campaigns/show.html",
-        campaign=campaign,
-        counts=service.delivery_counts(session, campaign.id),
-        actions=_actions(campaign.status),
-        **_wave(session, campaign),
-    )
+    key = form.get("test_variant")
+    variant = next((v for v in campaign.variants if v["key"] == key), campaign.variants[0])
+    recipients = str(form.get("test_recipients") or "").replace(",", " ").split()
+    emails = [r for r in recipients if "@" in r] if campaign.channel == "email" else []
+    state = request.app.state
+    try:
+        body = TestSend(
+            channel=campaign.channel,  # type: ignore[arg-type]
+            content=variant["content"],
+            external_ids=[r for r in recipients if r not in emails],
+            emails=emails,
+        )
+        if not recipients:
+            raise FormErrors({"test_recipients": "Name at least one user."})
+        results = await send_test(
+            session, body, workspace_id=page.workspace.id, settings=state.settings, database=state.database
+        )
+    except ValidationError as exc:
+        return _campaign_page(request, session, campaign, 422, test_errors={"test_recipients": _first(exc)})
+    except FormErrors as exc:
+        return _campaign_page(request, session, campaign, 422, test_errors=exc.errors)
+    except NudgeError as exc:
+        error = {"test_recipients": exc.message[:1].upper() + exc.message[1:] + "."}
+        return _campaign_page(request, session, campaign, exc.status, test_errors=error)
+    return _campaign_page(request, session, campaign, test_results=results)
 
 
 @router.post("/campaigns/{campaign_id}/{action}", name="dashboard.campaign_action")
@@ -152,6 +179,28 @@ def campaign_action(
 
 
 # Helpers ----------------------------------------------------------------------------------------
+
+
+def _campaign_page(
+    request: Request, session: DbSession, campaign: Campaign, status: int = 200, **extra: Any
+) -> Response:
+    context = {"test_errors": {}, "test_results": None, **extra}
+    return render(
+        request,
+        "campaigns/show.html",
+        status,
+        campaign=campaign,
+        counts=service.delivery_counts(session, campaign.id),
+        actions=_actions(campaign.status),
+        **_wave(session, campaign),
+        **context,
+    )
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = error_field(error)
+    return f"{where}: {error.get('msg', 'invalid value')}."
 
 
 def _draft(session: DbSession, campaign_id: uuid.UUID) -> Campaign:
