@@ -6,6 +6,7 @@ checks each new page; a viewer sees the campaign but the server refuses their la
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from playwright.sync_api import expect
 from tests.campaigns.helpers import Lanes
 from tests.dashboard.e2e.flows import create_key, open_section, send_users, sign_up
 from tests.dashboard.e2e.test_accessibility import _violations
+from tests.dashboard.helpers import PASSWORD, make_operator
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +94,29 @@ def test_compose_preview_schedule_launch_and_deliveries(live_server, new_page, s
     problems += _violations(page)
     screenshot(page, "24-campaigns-list")
     assert problems == []
+
+    # A viewer reads the campaign, sees no life-cycle buttons, and the server refuses a
+    # hand-made request even with the viewer's own valid CSRF token.
+    workspace_id = uuid.UUID(campaign_url.split("/")[5])
+    make_operator(database, "vic@example.com", workspace_id, "viewer")
+    viewer = new_page()
+    viewer.goto(f"{live_server}/dashboard/login")
+    viewer.get_by_label("Email").fill("vic@example.com")
+    viewer.get_by_label("Password").fill(PASSWORD)
+    viewer.get_by_role("button", name="Sign in").click()
+    viewer.wait_for_url("**/dashboard/w/**")
+    viewer.goto(campaign_url)
+    assert viewer.get_by_role("heading", name="Welcome <b>week</b>").is_visible()
+    assert viewer.get_by_role("button", name="Cancel campaign").count() == 0
+    assert viewer.get_by_role("button", name="Send test").count() == 0
+    for action in ("launch", "cancel", "test-send"):
+        status = viewer.evaluate(
+            """async (action) => {
+                const token = JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token'];
+                const body = new URLSearchParams({csrf_token: token, test_recipients: 'user-0'});
+                return (await fetch(location.pathname + '/' + action, {method: 'POST', body})).status;
+            }""",
+            action,
+        )
+        assert status == 403, action
+    screenshot(viewer, "25-campaign-viewer")
