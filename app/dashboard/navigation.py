@@ -22,11 +22,12 @@ class NavItem:
     permission: Permission = Permission.view
 
 
-SECTIONS = {"home": "", "audience": "Audience", "workspace": "Workspace"}
+SECTIONS = {"home": "", "audience": "Audience", "messaging": "Messaging", "workspace": "Workspace"}
 
 NAVIGATION: list[NavItem] = [
     NavItem("Overview", "dashboard.overview", "home", "home"),
     NavItem("Users", "dashboard.users", "users", "audience", Permission.read_users),
+    NavItem("Campaigns", "dashboard.campaigns", "campaigns", "messaging"),
     NavItem("API keys", "dashboard.keys", "key", "workspace"),
     NavItem("Members", "dashboard.members", "team", "workspace"),
     NavItem("Settings", "dashboard.settings", "settings", "workspace"),

@@ -33,6 +33,11 @@ NOTICES = {
     "member-removed": "Member removed.",
     "invitation-revoked": "Invitation revoked.",
     "joined": "Welcome aboard: you joined this workspace.",
+    "draft-saved": "Draft saved.",
+    "campaign-launch": "Campaign launched.",
+    "campaign-pause": "Campaign paused. Messages already sent stay sent.",
+    "campaign-resume": "Campaign resumed where it stopped.",
+    "campaign-cancel": "Campaign cancelled. Nothing more will be sent.",
 }
 
 

@@ -96,6 +96,7 @@ def test_a_viewer_cannot_create_keys_or_change_settings(live_server, new_page, s
     nav = viewer.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link").all_inner_texts() == [
         "Overview",
+        "Campaigns",
         "API keys",
         "Members",
         "Settings",
