@@ -121,7 +121,7 @@ def test_the_composer_saves_a_draft_as_the_api_would(browser, database, workspac
     assert campaign.control_percent == 10
     assert campaign.audience == {"type": "users", "external_ids": ["ada", "bob"]}
     assert campaign.schedule["date"] == day and campaign.schedule["time"] == "09:00:00"
-    assert campaign.goal == {"event": "purchase", "window_hours": 72}
+    assert campaign.goal == {"event": "purchase", "window_hours": 72, "after": "delivery", "properties": {}}
 
     edit = client.get(f"/dashboard/w/{workspace}/campaigns/{campaign.id}/edit")
     assert edit.status_code == 200
