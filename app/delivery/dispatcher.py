@@ -2,10 +2,14 @@
 
 Transaction 1 claims up to a chunk of due rows (``queued`` -> ``sending`` under a lease) and,
 in the same transaction, settles every row that will not be sent now, in this order:
-expired; unsubscribed (or no address); control group; frequency caps; quiet hours (deferred
-to the window's end, or dropped); throttles (requeued for when tokens return). Then the rest
-is rendered (one compiled template per variant) and handed to the channel as one batch, and
-transaction 2 writes every result in one statement.
+expired; opted out of the channel or the content's category; suppressed address; no usable
+address (no email, no enabled device); control group; frequency caps; quiet hours (deferred
+to the window's end, or dropped); throttles (requeued for when tokens return). A channel the
+workspace has not configured fails its rows. Then the rest is rendered (each variant
+compiled once per chunk; a render failure fails only that delivery) and handed to the
+channel as one batch, and transaction 2 writes every result in bulk together with what the
+provider told us (dead tokens, bounces). Transient failures go back to ``queued`` with the
+same delivery id, later (``retry_after``), until ``dispatch_max_attempts``.
 
 The only window for a repeat is a crash between the provider accepting the batch and
 transaction 2: those rows stay ``sending`` until their lease expires, then the planner puts
@@ -27,13 +31,15 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.campaigns.audience import effective_zone
-from app.channels.base import OutboundMessage, Outcome, SendResult
-from app.delivery import caps, channels, ledger, render
+from app.channels.base import Channel, OutboundMessage, Outcome, SendResult
+from app.channels.feedback import apply_feedback
+from app.delivery import caps, channels, ledger
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
-from app.delivery.rules import CONTROL, QuietHours, assign_variant, unsubscribed
+from app.delivery.rules import CONTROL, QuietHours, assign_variant
 from app.delivery.throttle import Bucket, Buckets
 from app.kit.db import Database
+from app.kit.errors import Invalid
 from app.kit.jobs import Job
 from app.models import (
     Campaign,
@@ -47,6 +53,13 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.delivery import suppressed
+from app.preferences.service import CHANNELS as PREFERENCE_CHANNELS
+from app.preferences.service import allowed_users
+from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
+from app.templating.content import CompiledContent, compile_content
+from app.templating.context import UserFacts, load_facts, render_context
+from app.tracking.links import LinkTarget, TrackingLinks
+from app.tracking.service import suppressed_emails
 
 RETRY_BACKOFF_S = 30.0
 MAX_LANE_DELAY_S = 30.0
@@ -87,6 +100,23 @@ class _Decisions:
     throttle_wait: float | None = None
 
 
+@dataclass
+class _Reachable:
+    """Who may be sent to at all: allowed by their preferences, with usable addresses."""
+
+    addresses: dict[uuid.UUID, list[dict[str, Any]]]
+    allowed: set[uuid.UUID] | None  # None: the channel has no opt-out (webhook)
+    blocked: set[uuid.UUID]  # their address is suppressed (bounced, complained)
+
+
+@dataclass
+class _Content:
+    """A chunk's compiled variants and the built-ins its templates read."""
+
+    variants: dict[str, CompiledContent | Invalid]
+    facts: dict[uuid.UUID, UserFacts]
+
+
 def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
     """Everything a chunk needs to know, in one round trip (read fresh every chunk, so a pause
     or a policy change takes effect at the next chunk)."""
@@ -98,6 +128,25 @@ def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
         .where(Send.id == send_id)
     ).first()
     return None if row is None else _Setup(*row)
+
+
+def _category(campaign: Campaign) -> str | None:
+    """A campaign's preference category: its content's ``category`` (the same for every variant)."""
+    category = campaign.variants[0]["content"].get("category") if campaign.variants else None
+    return category if isinstance(category, str) and category else None
+
+
+def _reachable(session: Session, campaign: Campaign, users: dict[uuid.UUID, ledger.Recipient]) -> _Reachable:
+    channel = campaign.channel
+    allowed = None
+    if channel in PREFERENCE_CHANNELS:
+        allowed = allowed_users(session, list(users), channel, _category(campaign))
+    blocked: set[uuid.UUID] = set()
+    if channel == "email":
+        emails = [u.email for u in users.values() if u.email]
+        dead = suppressed_emails(session, emails)
+        blocked = {uid for uid, u in users.items() if u.email and u.email.lower() in dead}
+    return _Reachable(_addresses(session, channel, users), allowed, blocked)
 
 
 def _addresses(
@@ -144,18 +193,20 @@ Settle = Callable[[ledger.Outcome], None]
 
 
 def _screen(
-    setup: _Setup, claimed: list[Claimed], addresses: dict[uuid.UUID, Any], settle: Settle, now: datetime
+    setup: _Setup, claimed: list[Claimed], reachable: _Reachable, settle: Settle, now: datetime
 ) -> list[_Pending]:
-    """Erased, expired, unsubscribed or unreachable users, and the control group."""
-    campaign = setup.campaign
+    """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
+    campaign, addresses = setup.campaign, reachable.addresses
     pending: list[_Pending] = []
     for row in claimed:
         if row.user is None:
             settle(ledger.Outcome(row.id, suppressed("erased")))
         elif row.expires_at is not None and now > row.expires_at:
             settle(ledger.Outcome(row.id, DeliveryStatus.expired))
-        elif unsubscribed(campaign.channel, row.user):
+        elif reachable.allowed is not None and row.user_id not in reachable.allowed:
             settle(ledger.Outcome(row.id, suppressed("unsubscribed")))
+        elif row.user_id in reachable.blocked:
+            settle(ledger.Outcome(row.id, suppressed("address_suppressed")))
         elif row.user_id not in addresses:
             settle(ledger.Outcome(row.id, suppressed("no_address")))
         else:
@@ -231,8 +282,8 @@ def _decide(
     workspace_id, channel = setup.send.workspace_id, setup.campaign.channel
     result = _Decisions()
     settle = result.outcomes.append
-    addresses = _addresses(session, channel, {c.user_id: c.user for c in claimed if c.user})
-    pending = _screen(setup, claimed, addresses, settle, now)
+    reachable = _reachable(session, setup.campaign, {c.user_id: c.user for c in claimed if c.user})
+    pending = _screen(setup, claimed, reachable, settle, now)
     cap_rules = [caps.Cap.parse(c) for c in (setup.policy.frequency_caps if setup.policy else [])]
     book = None
     if cap_rules:
@@ -248,23 +299,50 @@ def _decide(
     return result
 
 
-def _user_context(user: ledger.Recipient) -> dict[str, Any]:
-    fields = {name: getattr(user, name) for name in ledger.USER_FIELDS if not name.endswith("_status")}
-    return {**fields, "attributes": user.attributes}
+def _compile(session: Session, campaign: Campaign, pending: list[_Pending]) -> _Content:
+    """Each variant the chunk uses, compiled once; the built-ins they read, for every user."""
+    variants: dict[str, CompiledContent | Invalid] = {}
+    for variant in campaign.variants:
+        if any(p.variant == variant["key"] for p in pending):
+            try:
+                variants[variant["key"]] = compile_content(variant["content"])
+            except Invalid as exc:  # saved before a stricter check: fails its rows, not the chunk
+                variants[variant["key"]] = exc
+    needs = Needs()
+    for compiled in variants.values():
+        if isinstance(compiled, CompiledContent):
+            needs = needs | compiled.needs
+    return _Content(variants, load_facts(session, [p.row.user_id for p in pending], needs))
 
 
-def _messages(setup: _Setup, pending: list[_Pending]) -> tuple[list[OutboundMessage], list[ledger.Outcome]]:
-    campaign = setup.campaign
-    variants = {v["key"]: v for v in campaign.variants}
+def _messages(
+    setup: _Setup, pending: list[_Pending], content: _Content, links: TrackingLinks | None
+) -> tuple[list[OutboundMessage], list[SendResult], list[ledger.Outcome]]:
+    """The messages to send; renders that timed out (retried like a busy provider); renders
+    that failed for good."""
+    campaign, workspace_id = setup.campaign, setup.send.workspace_id
+    category = _category(campaign)
     messages: list[OutboundMessage] = []
+    timed_out: list[SendResult] = []
     failures: list[ledger.Outcome] = []
     for p in pending:
-        compiled = render.compiled_variant(str(campaign.id), campaign.revision, variants[p.variant])
+        compiled = content.variants[p.variant]
+        target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, category)
         try:
-            content = render.render(
-                compiled, {"user": _user_context(p.user), "campaign": {"name": campaign.name}}
+            if isinstance(compiled, Invalid):
+                raise RenderFailed(f"{compiled.field}: {compiled}")
+            context = render_context(
+                p.user,
+                facts=content.facts.get(p.row.user_id),
+                workspace_zone=setup.workspace_zone,
+                links=links.template_links(target) if links is not None else None,
             )
-        except Exception as exc:  # a template can fail for one user's data; never for the chunk
+            context["campaign"] = {"name": campaign.name}
+            rendered = compiled.render(context)
+        except RenderTimedOut as exc:
+            timed_out.append(SendResult(p.row.id, Outcome.retry, error=f"render: {exc}"))
+            continue
+        except RenderFailed as exc:  # one user's data broke a template: only their delivery fails
             failures.append(
                 ledger.Outcome(p.row.id, DeliveryStatus.failed, variant=p.variant, error=f"render: {exc}")
             )
@@ -273,14 +351,19 @@ def _messages(setup: _Setup, pending: list[_Pending]) -> tuple[list[OutboundMess
             messages.append(
                 OutboundMessage(
                     delivery_id=p.row.id,
-                    workspace_id=setup.send.workspace_id,
+                    workspace_id=workspace_id,
                     user_id=p.row.user_id,
                     channel=campaign.channel,
                     address=address,
-                    content=content,
+                    content=rendered,
                 )
             )
-    return messages, failures
+    return messages, timed_out, failures
+
+
+def _not_configured(claimed: list[Claimed], channel: str) -> list[ledger.Outcome]:
+    error = f"the {channel} channel is not configured for this workspace (set its provider credentials)"
+    return [ledger.Outcome(row.id, DeliveryStatus.failed, error=error) for row in claimed]
 
 
 def _settle(
@@ -338,6 +421,13 @@ def _count(report: ChunkReport, outcomes: list[ledger.Outcome]) -> None:
             report.suppressed += 1
 
 
+def _send(channel: Channel, messages: list[OutboundMessage]) -> list[SendResult]:
+    try:
+        return channels.run(channel.send(messages))
+    except Exception as exc:  # the whole batch failed in transit: retry it later
+        return [SendResult(m.delivery_id, Outcome.retry, error=f"channel: {exc}") for m in messages]
+
+
 def dispatch_chunk(
     database: Database,
     buckets: Buckets,
@@ -373,20 +463,20 @@ def dispatch_chunk(
         report.claimed = len(claimed)
         if not claimed:
             return report, []
-        decided = _decide(session, setup, claimed, buckets, now=now)
+        channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
+        if channel is None:
+            decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
+        else:
+            decided = _decide(session, setup, claimed, buckets, now=now)
         ledger.write(session, workspace_id, lease_until, decided.outcomes)
         _count(report, decided.outcomes)
+        content = _compile(session, setup.campaign, decided.sendable)
 
-    messages, render_failures = _messages(setup, decided.sendable)
-    results: list[SendResult] = []
-    if messages:
-        channel = channels.channel_for(setup.campaign.channel, settings)
-        try:
-            results = channels.run(channel.send(messages))
-        except Exception as exc:  # the whole batch failed in transit: retry it later
-            results = [SendResult(m.delivery_id, Outcome.retry, error=f"channel: {exc}") for m in messages]
+    links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
+    messages, timed_out, render_failures = _messages(setup, decided.sendable, content, links)
+    results = _send(channel, messages) if channel is not None and messages else []
     outcomes = render_failures + _settle(
-        decided.sendable, results, now=now, max_attempts=settings.dispatch_max_attempts
+        decided.sendable, results + timed_out, now=now, max_attempts=settings.dispatch_max_attempts
     )
     _count(report, outcomes)
 
@@ -394,6 +484,7 @@ def dispatch_chunk(
     throttled = decided.throttle_wait is not None
     with database.transaction(workspace_id) as session:
         report.lost = len(outcomes) - ledger.write(session, workspace_id, lease_until, outcomes)
+        apply_feedback(session, messages, results)
         if not (full or throttled):
             return report, []  # nothing due is left; the planner starts lanes when more is
         touch(session, send_id, now)
