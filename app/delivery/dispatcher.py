@@ -160,14 +160,12 @@ def _addresses(
             select(Device).where(Device.user_id.in_(list(users)), Device.enabled.is_(True))
         )
         for d in devices:
-            found[d.user_id].append(
-                {
-                    "platform": d.platform,
-                    "token": d.token,
-                    "device_id": str(d.id),
-                    "apns_environment": d.apns_environment,
-                }
-            )
+            address: dict[str, Any] = {"platform": d.platform, "token": d.token, "device_id": str(d.id)}
+            if d.platform == "apns":
+                address["apns_environment"] = d.apns_environment
+            elif d.platform == "webpush":  # the subscription's keys encrypt the payload
+                address |= {"p256dh": d.webpush_p256dh, "auth": d.webpush_auth}
+            found[d.user_id].append(address)
         return found
     return {uid: [{}] for uid in users}  # in_app and webhook need no address
 
@@ -481,13 +479,20 @@ def dispatch_chunk(
     _count(report, outcomes)
 
     full = len(claimed) >= settings.dispatch_chunk_size
-    throttled = decided.throttle_wait is not None
+    # The lane comes back for rows it requeued (throttled, or a provider asked to retry later).
+    waits = [w for w in (decided.throttle_wait, _retry_wait(outcomes, now)) if w is not None]
     with database.transaction(workspace_id) as session:
         report.lost = len(outcomes) - ledger.write(session, workspace_id, lease_until, outcomes)
         apply_feedback(session, messages, results)
-        if not (full or throttled):
+        if not (full or waits):
             return report, []  # nothing due is left; the planner starts lanes when more is
         touch(session, send_id, now)
-    # Rows requeued by a throttle are due later, so they too lie past this chunk's position.
-    delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, decided.throttle_wait or 0.0))
+    # Requeued rows are due later, so they too lie past this chunk's position.
+    delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]
+
+
+def _retry_wait(outcomes: list[ledger.Outcome], now: datetime) -> float | None:
+    """Seconds until the first retried row is due again, if any."""
+    due = [o.due_at for o in outcomes if o.status == DeliveryStatus.queued and o.due_at is not None]
+    return (min(due) - now).total_seconds() if due else None
