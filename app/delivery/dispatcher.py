@@ -25,7 +25,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -33,33 +32,26 @@ from sqlalchemy.orm import Session
 from app.campaigns.audience import effective_zone
 from app.channels.base import Channel, OutboundMessage, Outcome, SendResult
 from app.channels.feedback import apply_feedback
-from app.delivery import caps, channels, ledger
+from app.delivery import caps, channels, compose, ledger, recipients
+from app.delivery.compose import Pending
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
 from app.delivery.rules import CONTROL, QuietHours, assign_variant
 from app.delivery.throttle import Bucket, Buckets
 from app.kit.db import Database
-from app.kit.errors import Invalid
 from app.kit.jobs import Job
 from app.models import (
     Campaign,
     CampaignStatus,
     DeliveryPolicy,
     DeliveryStatus,
-    Device,
     Send,
     SendStatus,
     Workspace,
 )
 from app.models.base import utcnow
 from app.models.delivery import suppressed
-from app.preferences.service import CHANNELS as PREFERENCE_CHANNELS
-from app.preferences.service import allowed_users
-from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
-from app.templating.content import CompiledContent, compile_content
-from app.templating.context import UserFacts, load_facts, render_context
-from app.tracking.links import LinkTarget, TrackingLinks
-from app.tracking.service import suppressed_emails
+from app.tracking.links import TrackingLinks
 
 RETRY_BACKOFF_S = 30.0
 MAX_LANE_DELAY_S = 30.0
@@ -86,35 +78,10 @@ class _Setup:
 
 
 @dataclass
-class _Pending:
-    row: Claimed
-    user: ledger.Recipient
-    variant: str
-    addresses: list[dict[str, Any]]
-
-
-@dataclass
 class _Decisions:
     outcomes: list[ledger.Outcome] = field(default_factory=list)
-    sendable: list[_Pending] = field(default_factory=list)
+    sendable: list[Pending] = field(default_factory=list)
     throttle_wait: float | None = None
-
-
-@dataclass
-class _Reachable:
-    """Who may be sent to at all: allowed by their preferences, with usable addresses."""
-
-    addresses: dict[uuid.UUID, list[dict[str, Any]]]
-    allowed: set[uuid.UUID] | None  # None: the channel has no opt-out (webhook)
-    blocked: set[uuid.UUID]  # their address is suppressed (bounced, complained)
-
-
-@dataclass
-class _Content:
-    """A chunk's compiled variants and the built-ins its templates read."""
-
-    variants: dict[str, CompiledContent | Invalid]
-    facts: dict[uuid.UUID, UserFacts]
 
 
 def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
@@ -128,46 +95,6 @@ def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
         .where(Send.id == send_id)
     ).first()
     return None if row is None else _Setup(*row)
-
-
-def _category(campaign: Campaign) -> str | None:
-    """A campaign's preference category: its content's ``category`` (the same for every variant)."""
-    category = campaign.variants[0]["content"].get("category") if campaign.variants else None
-    return category if isinstance(category, str) and category else None
-
-
-def _reachable(session: Session, campaign: Campaign, users: dict[uuid.UUID, ledger.Recipient]) -> _Reachable:
-    channel = campaign.channel
-    allowed = None
-    if channel in PREFERENCE_CHANNELS:
-        allowed = allowed_users(session, list(users), channel, _category(campaign))
-    blocked: set[uuid.UUID] = set()
-    if channel == "email":
-        emails = [u.email for u in users.values() if u.email]
-        dead = suppressed_emails(session, emails)
-        blocked = {uid for uid, u in users.items() if u.email and u.email.lower() in dead}
-    return _Reachable(_addresses(session, channel, users), allowed, blocked)
-
-
-def _addresses(
-    session: Session, channel: str, users: dict[uuid.UUID, ledger.Recipient]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    if channel == "email":
-        return {uid: [{"email": u.email}] for uid, u in users.items() if u.email}
-    if channel == "push":
-        found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-        devices = session.scalars(
-            select(Device).where(Device.user_id.in_(list(users)), Device.enabled.is_(True))
-        )
-        for d in devices:
-            address: dict[str, Any] = {"platform": d.platform, "token": d.token, "device_id": str(d.id)}
-            if d.platform == "apns":
-                address["apns_environment"] = d.apns_environment
-            elif d.platform == "webpush":  # the subscription's keys encrypt the payload
-                address |= {"p256dh": d.webpush_p256dh, "auth": d.webpush_auth}
-            found[d.user_id].append(address)
-        return found
-    return {uid: [{}] for uid in users}  # in_app and webhook need no address
 
 
 def _buckets(setup: _Setup) -> list[Bucket]:
@@ -191,11 +118,11 @@ Settle = Callable[[ledger.Outcome], None]
 
 
 def _screen(
-    setup: _Setup, claimed: list[Claimed], reachable: _Reachable, settle: Settle, now: datetime
-) -> list[_Pending]:
+    setup: _Setup, claimed: list[Claimed], reachable: recipients.Reachable, settle: Settle, now: datetime
+) -> list[Pending]:
     """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
     campaign, addresses = setup.campaign, reachable.addresses
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
     for row in claimed:
         if row.user is None:
             settle(ledger.Outcome(row.id, suppressed("erased")))
@@ -212,11 +139,11 @@ def _screen(
             if variant == CONTROL:
                 settle(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
             else:
-                pending.append(_Pending(row, row.user, variant, addresses[row.user_id]))
+                pending.append(Pending(row, row.user, variant, addresses[row.user_id]))
     return pending
 
 
-def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[_Pending], settle: Settle) -> list[_Pending]:
+def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[Pending], settle: Settle) -> list[Pending]:
     if setup.campaign.limits.get("frequency_cap_exempt"):
         return pending
     allowed = []
@@ -228,7 +155,7 @@ def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[_Pending], settle
     return allowed
 
 
-def _quiet(setup: _Setup, pending: list[_Pending], settle: Settle, now: datetime) -> list[_Pending]:
+def _quiet(setup: _Setup, pending: list[Pending], settle: Settle, now: datetime) -> list[Pending]:
     """Users inside quiet hours: deferred to the window's end (expired if that is too late), or
     dropped, as the campaign chooses."""
     policy, rule = setup.policy, setup.campaign.limits.get("quiet_hours", "defer")
@@ -255,8 +182,8 @@ def _quiet(setup: _Setup, pending: list[_Pending], settle: Settle, now: datetime
 
 
 def _throttle(
-    setup: _Setup, buckets: Buckets, pending: list[_Pending], settle: Settle, now: datetime
-) -> tuple[list[_Pending], float | None]:
+    setup: _Setup, buckets: Buckets, pending: list[Pending], settle: Settle, now: datetime
+) -> tuple[list[Pending], float | None]:
     """Keep what the rates allow now; the rest goes back to the queue until tokens return."""
     limits = _buckets(setup)
     if not limits or not pending:
@@ -280,7 +207,7 @@ def _decide(
     workspace_id, channel = setup.send.workspace_id, setup.campaign.channel
     result = _Decisions()
     settle = result.outcomes.append
-    reachable = _reachable(session, setup.campaign, {c.user_id: c.user for c in claimed if c.user})
+    reachable = recipients.reachable(session, setup.campaign, {c.user_id: c.user for c in claimed if c.user})
     pending = _screen(setup, claimed, reachable, settle, now)
     cap_rules = [caps.Cap.parse(c) for c in (setup.policy.frequency_caps if setup.policy else [])]
     book = None
@@ -297,75 +224,13 @@ def _decide(
     return result
 
 
-def _compile(session: Session, campaign: Campaign, pending: list[_Pending]) -> _Content:
-    """Each variant the chunk uses, compiled once; the built-ins they read, for every user."""
-    variants: dict[str, CompiledContent | Invalid] = {}
-    for variant in campaign.variants:
-        if any(p.variant == variant["key"] for p in pending):
-            try:
-                variants[variant["key"]] = compile_content(variant["content"])
-            except Invalid as exc:  # saved before a stricter check: fails its rows, not the chunk
-                variants[variant["key"]] = exc
-    needs = Needs()
-    for compiled in variants.values():
-        if isinstance(compiled, CompiledContent):
-            needs = needs | compiled.needs
-    return _Content(variants, load_facts(session, [p.row.user_id for p in pending], needs))
-
-
-def _messages(
-    setup: _Setup, pending: list[_Pending], content: _Content, links: TrackingLinks | None
-) -> tuple[list[OutboundMessage], list[SendResult], list[ledger.Outcome]]:
-    """The messages to send; renders that timed out (retried like a busy provider); renders
-    that failed for good."""
-    campaign, workspace_id = setup.campaign, setup.send.workspace_id
-    category = _category(campaign)
-    messages: list[OutboundMessage] = []
-    timed_out: list[SendResult] = []
-    failures: list[ledger.Outcome] = []
-    for p in pending:
-        compiled = content.variants[p.variant]
-        target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, category)
-        try:
-            if isinstance(compiled, Invalid):
-                raise RenderFailed(f"{compiled.field}: {compiled}")
-            context = render_context(
-                p.user,
-                facts=content.facts.get(p.row.user_id),
-                workspace_zone=setup.workspace_zone,
-                links=links.template_links(target) if links is not None else None,
-            )
-            context["campaign"] = {"name": campaign.name}
-            rendered = compiled.render(context)
-        except RenderTimedOut as exc:
-            timed_out.append(SendResult(p.row.id, Outcome.retry, error=f"render: {exc}"))
-            continue
-        except RenderFailed as exc:  # one user's data broke a template: only their delivery fails
-            failures.append(
-                ledger.Outcome(p.row.id, DeliveryStatus.failed, variant=p.variant, error=f"render: {exc}")
-            )
-            continue
-        for address in p.addresses:
-            messages.append(
-                OutboundMessage(
-                    delivery_id=p.row.id,
-                    workspace_id=workspace_id,
-                    user_id=p.row.user_id,
-                    channel=campaign.channel,
-                    address=address,
-                    content=rendered,
-                )
-            )
-    return messages, timed_out, failures
-
-
 def _not_configured(claimed: list[Claimed], channel: str) -> list[ledger.Outcome]:
     error = f"the {channel} channel is not configured for this workspace (set its provider credentials)"
     return [ledger.Outcome(row.id, DeliveryStatus.failed, error=error) for row in claimed]
 
 
 def _settle(
-    pending: list[_Pending], results: list[SendResult], *, now: datetime, max_attempts: int
+    pending: list[Pending], results: list[SendResult], *, now: datetime, max_attempts: int
 ) -> list[ledger.Outcome]:
     """One outcome per delivery from its messages' results (several devices: any accepted wins)."""
     by_delivery: dict[uuid.UUID, list[SendResult]] = defaultdict(list)
@@ -468,10 +333,12 @@ def dispatch_chunk(
             decided = _decide(session, setup, claimed, buckets, now=now)
         ledger.write(session, workspace_id, lease_until, decided.outcomes)
         _count(report, decided.outcomes)
-        content = _compile(session, setup.campaign, decided.sendable)
+        content = compose.compile_chunk(session, setup.campaign, decided.sendable)
 
     links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
-    messages, timed_out, render_failures = _messages(setup, decided.sendable, content, links)
+    messages, timed_out, render_failures = compose.messages(
+        setup.campaign, workspace_id, setup.workspace_zone, decided.sendable, content, links
+    )
     results = _send(channel, messages) if channel is not None and messages else []
     outcomes = render_failures + _settle(
         decided.sendable, results + timed_out, now=now, max_attempts=settings.dispatch_max_attempts
