@@ -27,7 +27,6 @@ from app.campaigns.schemas import (
 )
 from app.campaigns.timing import earliest_moment, planning_horizon
 from app.delivery.lanes import start_lanes
-from app.delivery.render import check_content
 from app.kit.db import current_workspace
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.jobs import Job
@@ -35,6 +34,7 @@ from app.kit.pagination import decode_cursor, encode_cursor
 from app.kit.settings import Settings
 from app.models import Campaign, CampaignStatus, Delivery, Send, SendStatus
 from app.models.base import utcnow
+from app.templating.content import check_channel_content
 
 PLAN_TASK = "campaigns.plan_send"
 CANCEL_TASK = "campaigns.cancel_queued"
@@ -43,7 +43,7 @@ LIVE = (CampaignStatus.scheduled, CampaignStatus.running, CampaignStatus.paused)
 
 def _check_variants(channel: str, variants: list[Variant]) -> None:
     for index, variant in enumerate(variants):
-        check_content(channel, variant.content, f"variants[{index}].content")
+        check_channel_content(channel, variant.content, field=f"variants[{index}].content")
 
 
 def create(session: Session, body: CampaignCreate) -> Campaign:

@@ -2,10 +2,14 @@
 
 Transaction 1 claims up to a chunk of due rows (``queued`` -> ``sending`` under a lease) and,
 in the same transaction, settles every row that will not be sent now, in this order:
-expired; unsubscribed (or no address); control group; frequency caps; quiet hours (deferred
-to the window's end, or dropped); throttles (requeued for when tokens return). Then the rest
-is rendered (one compiled template per variant) and handed to the channel as one batch, and
-transaction 2 writes every result in one statement.
+expired; opted out of the channel or the content's category; suppressed address; no usable
+address (no email, no enabled device); control group; frequency caps; quiet hours (deferred
+to the window's end, or dropped); throttles (requeued for when tokens return). A channel the
+workspace has not configured fails its rows. Then the rest is rendered (each variant
+compiled once per chunk; a render failure fails only that delivery) and handed to the
+channel as one batch, and transaction 2 writes every result in bulk together with what the
+provider told us (dead tokens, bounces). Transient failures go back to ``queued`` with the
+same delivery id, later (``retry_after``), until ``dispatch_max_attempts``.
 
 The only window for a repeat is a crash between the provider accepting the batch and
 transaction 2: those rows stay ``sending`` until their lease expires, then the planner puts
@@ -21,17 +25,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.campaigns.audience import effective_zone
-from app.channels.base import OutboundMessage, Outcome, SendResult
-from app.delivery import caps, channels, ledger, render
+from app.channels.base import Channel, OutboundMessage, Outcome, SendResult
+from app.channels.feedback import apply_feedback
+from app.delivery import caps, channels, compose, ledger, recipients
+from app.delivery.compose import Pending
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
-from app.delivery.rules import CONTROL, QuietHours, assign_variant, unsubscribed
+from app.delivery.rules import CONTROL, QuietHours, assign_variant
 from app.delivery.throttle import Bucket, Buckets
 from app.kit.db import Database
 from app.kit.jobs import Job
@@ -40,13 +45,13 @@ from app.models import (
     CampaignStatus,
     DeliveryPolicy,
     DeliveryStatus,
-    Device,
     Send,
     SendStatus,
     Workspace,
 )
 from app.models.base import utcnow
 from app.models.delivery import suppressed
+from app.tracking.links import TrackingLinks
 
 RETRY_BACKOFF_S = 30.0
 MAX_LANE_DELAY_S = 30.0
@@ -73,17 +78,9 @@ class _Setup:
 
 
 @dataclass
-class _Pending:
-    row: Claimed
-    user: ledger.Recipient
-    variant: str
-    addresses: list[dict[str, Any]]
-
-
-@dataclass
 class _Decisions:
     outcomes: list[ledger.Outcome] = field(default_factory=list)
-    sendable: list[_Pending] = field(default_factory=list)
+    sendable: list[Pending] = field(default_factory=list)
     throttle_wait: float | None = None
 
 
@@ -98,29 +95,6 @@ def _load(session: Session, send_id: uuid.UUID) -> _Setup | None:
         .where(Send.id == send_id)
     ).first()
     return None if row is None else _Setup(*row)
-
-
-def _addresses(
-    session: Session, channel: str, users: dict[uuid.UUID, ledger.Recipient]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    if channel == "email":
-        return {uid: [{"email": u.email}] for uid, u in users.items() if u.email}
-    if channel == "push":
-        found: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-        devices = session.scalars(
-            select(Device).where(Device.user_id.in_(list(users)), Device.enabled.is_(True))
-        )
-        for d in devices:
-            found[d.user_id].append(
-                {
-                    "platform": d.platform,
-                    "token": d.token,
-                    "device_id": str(d.id),
-                    "apns_environment": d.apns_environment,
-                }
-            )
-        return found
-    return {uid: [{}] for uid in users}  # in_app and webhook need no address
 
 
 def _buckets(setup: _Setup) -> list[Bucket]:
@@ -144,18 +118,20 @@ Settle = Callable[[ledger.Outcome], None]
 
 
 def _screen(
-    setup: _Setup, claimed: list[Claimed], addresses: dict[uuid.UUID, Any], settle: Settle, now: datetime
-) -> list[_Pending]:
-    """Erased, expired, unsubscribed or unreachable users, and the control group."""
-    campaign = setup.campaign
-    pending: list[_Pending] = []
+    setup: _Setup, claimed: list[Claimed], reachable: recipients.Reachable, settle: Settle, now: datetime
+) -> list[Pending]:
+    """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
+    campaign, addresses = setup.campaign, reachable.addresses
+    pending: list[Pending] = []
     for row in claimed:
         if row.user is None:
             settle(ledger.Outcome(row.id, suppressed("erased")))
         elif row.expires_at is not None and now > row.expires_at:
             settle(ledger.Outcome(row.id, DeliveryStatus.expired))
-        elif unsubscribed(campaign.channel, row.user):
+        elif reachable.allowed is not None and row.user_id not in reachable.allowed:
             settle(ledger.Outcome(row.id, suppressed("unsubscribed")))
+        elif row.user_id in reachable.blocked:
+            settle(ledger.Outcome(row.id, suppressed("address_suppressed")))
         elif row.user_id not in addresses:
             settle(ledger.Outcome(row.id, suppressed("no_address")))
         else:
@@ -163,11 +139,11 @@ def _screen(
             if variant == CONTROL:
                 settle(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
             else:
-                pending.append(_Pending(row, row.user, variant, addresses[row.user_id]))
+                pending.append(Pending(row, row.user, variant, addresses[row.user_id]))
     return pending
 
 
-def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[_Pending], settle: Settle) -> list[_Pending]:
+def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[Pending], settle: Settle) -> list[Pending]:
     if setup.campaign.limits.get("frequency_cap_exempt"):
         return pending
     allowed = []
@@ -179,7 +155,7 @@ def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[_Pending], settle
     return allowed
 
 
-def _quiet(setup: _Setup, pending: list[_Pending], settle: Settle, now: datetime) -> list[_Pending]:
+def _quiet(setup: _Setup, pending: list[Pending], settle: Settle, now: datetime) -> list[Pending]:
     """Users inside quiet hours: deferred to the window's end (expired if that is too late), or
     dropped, as the campaign chooses."""
     policy, rule = setup.policy, setup.campaign.limits.get("quiet_hours", "defer")
@@ -206,8 +182,8 @@ def _quiet(setup: _Setup, pending: list[_Pending], settle: Settle, now: datetime
 
 
 def _throttle(
-    setup: _Setup, buckets: Buckets, pending: list[_Pending], settle: Settle, now: datetime
-) -> tuple[list[_Pending], float | None]:
+    setup: _Setup, buckets: Buckets, pending: list[Pending], settle: Settle, now: datetime
+) -> tuple[list[Pending], float | None]:
     """Keep what the rates allow now; the rest goes back to the queue until tokens return."""
     limits = _buckets(setup)
     if not limits or not pending:
@@ -231,8 +207,8 @@ def _decide(
     workspace_id, channel = setup.send.workspace_id, setup.campaign.channel
     result = _Decisions()
     settle = result.outcomes.append
-    addresses = _addresses(session, channel, {c.user_id: c.user for c in claimed if c.user})
-    pending = _screen(setup, claimed, addresses, settle, now)
+    reachable = recipients.reachable(session, setup.campaign, {c.user_id: c.user for c in claimed if c.user})
+    pending = _screen(setup, claimed, reachable, settle, now)
     cap_rules = [caps.Cap.parse(c) for c in (setup.policy.frequency_caps if setup.policy else [])]
     book = None
     if cap_rules:
@@ -248,43 +224,13 @@ def _decide(
     return result
 
 
-def _user_context(user: ledger.Recipient) -> dict[str, Any]:
-    fields = {name: getattr(user, name) for name in ledger.USER_FIELDS if not name.endswith("_status")}
-    return {**fields, "attributes": user.attributes}
-
-
-def _messages(setup: _Setup, pending: list[_Pending]) -> tuple[list[OutboundMessage], list[ledger.Outcome]]:
-    campaign = setup.campaign
-    variants = {v["key"]: v for v in campaign.variants}
-    messages: list[OutboundMessage] = []
-    failures: list[ledger.Outcome] = []
-    for p in pending:
-        compiled = render.compiled_variant(str(campaign.id), campaign.revision, variants[p.variant])
-        try:
-            content = render.render(
-                compiled, {"user": _user_context(p.user), "campaign": {"name": campaign.name}}
-            )
-        except Exception as exc:  # a template can fail for one user's data; never for the chunk
-            failures.append(
-                ledger.Outcome(p.row.id, DeliveryStatus.failed, variant=p.variant, error=f"render: {exc}")
-            )
-            continue
-        for address in p.addresses:
-            messages.append(
-                OutboundMessage(
-                    delivery_id=p.row.id,
-                    workspace_id=setup.send.workspace_id,
-                    user_id=p.row.user_id,
-                    channel=campaign.channel,
-                    address=address,
-                    content=content,
-                )
-            )
-    return messages, failures
+def _not_configured(claimed: list[Claimed], channel: str) -> list[ledger.Outcome]:
+    error = f"the {channel} channel is not configured for this workspace (set its provider credentials)"
+    return [ledger.Outcome(row.id, DeliveryStatus.failed, error=error) for row in claimed]
 
 
 def _settle(
-    pending: list[_Pending], results: list[SendResult], *, now: datetime, max_attempts: int
+    pending: list[Pending], results: list[SendResult], *, now: datetime, max_attempts: int
 ) -> list[ledger.Outcome]:
     """One outcome per delivery from its messages' results (several devices: any accepted wins)."""
     by_delivery: dict[uuid.UUID, list[SendResult]] = defaultdict(list)
@@ -338,6 +284,13 @@ def _count(report: ChunkReport, outcomes: list[ledger.Outcome]) -> None:
             report.suppressed += 1
 
 
+def _send(channel: Channel, messages: list[OutboundMessage]) -> list[SendResult]:
+    try:
+        return channels.run(channel.send(messages))
+    except Exception as exc:  # the whole batch failed in transit: retry it later
+        return [SendResult(m.delivery_id, Outcome.retry, error=f"channel: {exc}") for m in messages]
+
+
 def dispatch_chunk(
     database: Database,
     buckets: Buckets,
@@ -373,30 +326,40 @@ def dispatch_chunk(
         report.claimed = len(claimed)
         if not claimed:
             return report, []
-        decided = _decide(session, setup, claimed, buckets, now=now)
+        channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
+        if channel is None:
+            decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
+        else:
+            decided = _decide(session, setup, claimed, buckets, now=now)
         ledger.write(session, workspace_id, lease_until, decided.outcomes)
         _count(report, decided.outcomes)
+        content = compose.compile_chunk(session, setup.campaign, decided.sendable)
 
-    messages, render_failures = _messages(setup, decided.sendable)
-    results: list[SendResult] = []
-    if messages:
-        channel = channels.channel_for(setup.campaign.channel, settings)
-        try:
-            results = channels.run(channel.send(messages))
-        except Exception as exc:  # the whole batch failed in transit: retry it later
-            results = [SendResult(m.delivery_id, Outcome.retry, error=f"channel: {exc}") for m in messages]
+    links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
+    messages, timed_out, render_failures = compose.messages(
+        setup.campaign, workspace_id, setup.workspace_zone, decided.sendable, content, links
+    )
+    results = _send(channel, messages) if channel is not None and messages else []
     outcomes = render_failures + _settle(
-        decided.sendable, results, now=now, max_attempts=settings.dispatch_max_attempts
+        decided.sendable, results + timed_out, now=now, max_attempts=settings.dispatch_max_attempts
     )
     _count(report, outcomes)
 
     full = len(claimed) >= settings.dispatch_chunk_size
-    throttled = decided.throttle_wait is not None
+    # The lane comes back for rows it requeued (throttled, or a provider asked to retry later).
+    waits = [w for w in (decided.throttle_wait, _retry_wait(outcomes, now)) if w is not None]
     with database.transaction(workspace_id) as session:
         report.lost = len(outcomes) - ledger.write(session, workspace_id, lease_until, outcomes)
-        if not (full or throttled):
+        apply_feedback(session, messages, results)
+        if not (full or waits):
             return report, []  # nothing due is left; the planner starts lanes when more is
         touch(session, send_id, now)
-    # Rows requeued by a throttle are due later, so they too lie past this chunk's position.
-    delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, decided.throttle_wait or 0.0))
+    # Requeued rows are due later, so they too lie past this chunk's position.
+    delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]
+
+
+def _retry_wait(outcomes: list[ledger.Outcome], now: datetime) -> float | None:
+    """Seconds until the first retried row is due again, if any."""
+    due = [o.due_at for o in outcomes if o.status == DeliveryStatus.queued and o.due_at is not None]
+    return (min(due) - now).total_seconds() if due else None

@@ -1,4 +1,4 @@
-"""Per-row decisions that need no database: variant assignment, subscription, quiet hours."""
+"""Per-row decisions that need no database: variant assignment, quiet hours."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from app.kit.timezones import next_local_time, utc_to_local
 
 CONTROL = "control"
 _SPACE = float(2**64)
-SUBSCRIPTION_FIELD = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
 
 
 def _unit(campaign_id: uuid.UUID, user_id: uuid.UUID) -> float:
@@ -36,11 +35,6 @@ def assign_variant(
         if share < edge:
             return str(variant["key"])
     return str(variants[-1]["key"])
-
-
-def unsubscribed(channel: str, user: Any) -> bool:
-    field = SUBSCRIPTION_FIELD.get(channel)
-    return field is not None and getattr(user, field) == "unsubscribed"
 
 
 class QuietHours:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Preference, User
@@ -37,19 +38,22 @@ def for_user(session: Session, user: User) -> UserPreferences:
 
 
 def allowed_users(
-    session: Session, user_ids: Sequence[uuid.UUID], channel: str, category: str | None
+    session: Session, users: Mapping[uuid.UUID, Any], channel: str, category: str | None
 ) -> set[uuid.UUID]:
-    """Which of ``user_ids`` may receive a ``channel`` message of ``category``: one query,
-    for the dispatcher to call once per chunk."""
-    if not user_ids:
-        return set()
-    statement = select(User.id).where(User.id.in_(user_ids), _STATUS[channel] == "subscribed")
-    if category:
-        opted_out = and_(
-            Preference.user_id == User.id,
+    """Which of ``users`` (id -> the user's row, or anything carrying its ``<channel>_status``)
+    may receive a ``channel`` message of ``category``. The dispatcher's claim already holds the
+    rows, so only category opt-outs are read: at most one query per chunk."""
+    allowed = {
+        user_id for user_id, user in users.items() if getattr(user, _STATUS[channel].key) == "subscribed"
+    }
+    if not category or not allowed:
+        return allowed
+    opted_out = session.scalars(
+        select(Preference.user_id).where(
+            Preference.user_id.in_(allowed),
             Preference.channel == channel,
             Preference.category == category,
             Preference.subscribed.is_(False),
         )
-        statement = statement.where(~select(Preference.id).where(opted_out).exists())
-    return set(session.scalars(statement))
+    )
+    return allowed - set(opted_out)

@@ -41,6 +41,11 @@ class RenderFailed(Exception):
     """A render broke a limit or the sandbox; the message is safe to store on a delivery."""
 
 
+class RenderTimedOut(RenderFailed):
+    """A render ran past its wall-time limit: a runaway template, or a busy machine, so the
+    caller may try once more later."""
+
+
 @dataclass(frozen=True)
 class Needs:
     """What a template reads beyond the user's own row, so one query per chunk loads it."""
@@ -71,7 +76,7 @@ class CompiledTemplate:
                         raise TemplateLimitExceeded(f"output is longer than {MAX_OUTPUT} characters")
                     parts.append(chunk)
         except RenderTimeout:
-            raise RenderFailed(f"render took longer than {MAX_RENDER_S}s") from None
+            raise RenderTimedOut(f"render took longer than {MAX_RENDER_S}s") from None
         except RecursionError:
             raise RenderFailed("render recursed too deeply") from None
         except (

@@ -12,6 +12,13 @@ from app.templating.compiler import CompiledTemplate, Needs, compile_template
 
 HTML_FIELDS = frozenset({"html"})
 MAX_DEPTH = 8
+# What each channel cannot send without: each inner tuple needs at least one of its fields.
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "push": (("body",),),
+    "email": (("subject",), ("html", "text")),
+    "in_app": (("body",),),
+    "webhook": (("body", "json"),),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,20 @@ def compile_content(content: dict[str, Any], *, field: str = "content") -> Compi
         return value
 
     return CompiledContent(walk(content, field, "", 0), needs)
+
+
+def check_channel_content(channel: str, content: dict[str, Any], *, field: str) -> CompiledContent:
+    """Refuse content the channel cannot send (naming the missing field), and compile it."""
+    for alternatives in REQUIRED[channel]:
+        if not any(_present(content.get(name)) for name in alternatives):
+            raise Invalid(
+                f"{channel} content needs {' or '.join(alternatives)}", field=f"{field}.{alternatives[0]}"
+            )
+    return compile_content(content, field=field)
+
+
+def _present(value: Any) -> bool:
+    return bool(value.strip()) if isinstance(value, str) else isinstance(value, dict) and bool(value)
 
 
 def _render(value: Any, context: dict[str, Any]) -> Any:

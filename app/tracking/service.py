@@ -1,9 +1,13 @@
 """Recording what recipients did. ``record_engagement`` is the one write of an open, click,
-unsubscribe or bounce, so the delivery ledger can be updated in the same place."""
+unsubscribe or bounce, and updates the delivery ledger in the same place: every engagement
+is a row (a user opening twice is two opens), and the delivery keeps the first open and
+click (one unique open)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -11,15 +15,14 @@ from sqlalchemy.orm import Session
 from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7
-from app.models import Delivery, EmailSuppression, Engagement, Preference, User
+from app.models import Delivery, DeliveryStatus, EmailSuppression, Engagement, Preference, User
 from app.models.base import utcnow
 
 _STATUS_COLUMNS = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
+
+
 # The ledger keeps the first open and click (unique counts); engagements keep every repeat.
 # A click proves an open even when the pixel was blocked.
-_FIRST_TIMES = {"open": ("opened_at",), "click": ("opened_at", "clicked_at")}
-
-
 def record_engagement(
     session: Session,
     *,
@@ -41,10 +44,31 @@ def record_engagement(
             occurred_at=now,
         )
     )
-    if delivery_id is not None and kind in _FIRST_TIMES:
-        first = {getattr(Delivery, c): func.coalesce(getattr(Delivery, c), now) for c in _FIRST_TIMES[kind]}
-        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(first))
+    if delivery_id is not None:
+        _mark_delivery(session, delivery_id, kind, now)
     session.flush()
+
+
+def _mark_delivery(session: Session, delivery_id: uuid.UUID, kind: str, now: datetime) -> None:
+    """First open and first click only; a click also proves an open the pixel did not see. A
+    bounce reported after the send fails the delivery."""
+    values: dict[str, Any]
+    is_delivery = [Delivery.workspace_id == current_workspace(session), Delivery.id == delivery_id]
+    if kind == "open":
+        values = {"opened_at": func.coalesce(Delivery.opened_at, now)}
+    elif kind == "click":
+        values = {
+            "opened_at": func.coalesce(Delivery.opened_at, now),
+            "clicked_at": func.coalesce(Delivery.clicked_at, now),
+        }
+    elif kind == "bounce":
+        is_delivery.append(Delivery.status.in_((DeliveryStatus.sent, DeliveryStatus.delivered)))
+        values = {"status": DeliveryStatus.failed, "error": "bounced"}
+    else:
+        return
+    session.execute(
+        update(Delivery).where(*is_delivery).values(values).execution_options(synchronize_session=False)
+    )
 
 
 def user_exists(session: Session, user_id: uuid.UUID) -> bool:

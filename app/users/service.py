@@ -15,7 +15,18 @@ from app.kit.db import current_workspace
 from app.kit.errors import NotFound
 from app.kit.ids import uuid7
 from app.kit.pagination import decode_cursor, encode_cursor
-from app.models import Device, Event, User, UserErasure
+from app.models import (
+    Delivery,
+    Device,
+    Engagement,
+    Event,
+    FrequencyState,
+    InboxItem,
+    Preference,
+    TriggerEntry,
+    User,
+    UserErasure,
+)
 from app.models.base import utcnow
 from app.users import attributes
 from app.users.attributes import AttributeChanges
@@ -134,12 +145,15 @@ def list_users(
 
 
 def erase(session: Session, external_id: str) -> tuple[int, int]:
-    """Erase a user with their events, devices and inbox; keep only anonymous counts."""
+    """Erase a user and every row holding their id (events, devices, deliveries, inbox,
+    engagements, preferences, trigger and frequency state); keep only anonymous counts.
+    Deleted explicitly: the ledger and frequency state have no foreign keys to cascade."""
     user = get(session, external_id)
     events = session.scalar(select(func.count()).select_from(Event).where(Event.user_id == user.id)) or 0
     devices = session.scalar(select(func.count()).select_from(Device).where(Device.user_id == user.id)) or 0
-    session.execute(delete(Event).where(Event.user_id == user.id))
-    session.execute(delete(Device).where(Device.user_id == user.id))
+    for table in (Event, Device, Delivery, InboxItem, Engagement, Preference, TriggerEntry):
+        session.execute(delete(table).where(table.user_id == user.id))
+    session.execute(delete(FrequencyState).where(FrequencyState.id == user.id))  # keyed by the user id
     session.delete(user)
     session.add(
         UserErasure(workspace_id=user.workspace_id, erased_at=utcnow(), events=events, devices=devices)

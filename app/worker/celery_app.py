@@ -10,6 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from app.delivery import channels
 from app.kit.db import Database
 from app.kit.jobs import Job
 from app.kit.logs import configure as configure_logging
@@ -78,6 +79,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
 
 @signals.worker_process_shutdown.connect
 def _dispose(**_: Any) -> None:
+    channels.close_all()
     ctx = _state.pop("ctx", None)
     if ctx is not None:
         ctx.database.dispose()

@@ -32,7 +32,7 @@ class RecordingChannel:
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingChannel]:
     channel = RecordingChannel()
-    monkeypatch.setattr(channels, "channel_for", lambda _name, _settings: channel)
+    monkeypatch.setattr(channels, "channel_for", lambda *_: channel)
     yield channel
 
 

@@ -4,7 +4,15 @@ from datetime import datetime
 
 import pytest
 
+from app.campaigns import service as campaigns
+from app.campaigns.schemas import CampaignCreate
+from app.kit.ids import uuid7
+from app.models import Delivery, FrequencyState, InboxItem, TriggerEntry
+from app.models.base import utcnow
+from app.tracking.service import record_engagement, set_preference
+from app.users import service as users
 from app.users.attributes import MAX_ATTRIBUTES, MAX_KEY_LENGTH, MAX_TOTAL_BYTES
+from tests.campaigns.helpers import campaign_body
 from tests.fixtures.assertions import error_of, ok
 from tests.fixtures.factories import count_rows
 
@@ -321,8 +329,55 @@ def test_list_refuses_bad_parameters(client, tenant, params, field):
     assert error["field"] == field
 
 
+def _leave_traces(database, workspace_id, external_id):
+    """A delivery, its inbox item and open, a category choice, trigger and frequency state."""
+    with database.transaction(workspace_id) as session:
+        user = users.get(session, external_id)
+        campaign = campaigns.create(session, CampaignCreate.model_validate(campaign_body()))
+        now, delivery_id = utcnow(), uuid7()
+        session.add_all(
+            [
+                Delivery(
+                    workspace_id=workspace_id,
+                    id=delivery_id,
+                    send_id=uuid7(),
+                    campaign_id=campaign.id,
+                    user_id=user.id,
+                    channel="in_app",
+                    status="sent",
+                    due_at=now,
+                    created_at=now,
+                ),
+                InboxItem(
+                    workspace_id=workspace_id,
+                    id=uuid7(),
+                    user_id=user.id,
+                    delivery_id=delivery_id,
+                    content={"body": "hi"},
+                    created_at=now,
+                ),
+                TriggerEntry(
+                    workspace_id=workspace_id,
+                    id=uuid7(),
+                    campaign_id=campaign.id,
+                    user_id=user.id,
+                    entered_at=now,
+                ),
+                FrequencyState(workspace_id=workspace_id, id=user.id, recent=[]),
+            ]
+        )
+        session.flush()
+        record_engagement(session, user_id=user.id, delivery_id=delivery_id, channel="in_app", kind="open")
+        set_preference(session, user_id=user.id, channel="email", category="news", subscribed=False)
+
+
+TRACES = ("deliveries", "inbox_items", "engagements", "preferences", "trigger_entries", "frequency_states")
+
+
 @pytest.mark.smoke
-def test_delete_erases_the_user_with_events_and_devices_and_keeps_a_count(client, tenant, owner_engine):
+def test_delete_erases_the_user_with_events_and_devices_and_keeps_a_count(
+    client, tenant, owner_engine, database
+):
     headers = tenant.secret_headers
     put_user(client, tenant, "gone", {"email": "gone@example.com"})
     put_user(client, tenant, "stays", {})
@@ -343,8 +398,16 @@ def test_delete_erases_the_user_with_events_and_devices_and_keeps_a_count(client
         )
     )
 
+    for external_id in ("gone", "stays"):
+        _leave_traces(database, tenant.workspace_id, external_id)
+    assert all(count_rows(owner_engine, table, tenant.workspace_id) == 2 for table in TRACES)
+
     erased = ok(client.delete("/v1/users/gone", headers=headers))
     assert erased == {"external_id": "gone", "erased": True, "events": 2, "devices": 1}
+    # Nothing holding the user's id is left; the other user's rows are untouched.
+    assert {table: count_rows(owner_engine, table, tenant.workspace_id) for table in TRACES} == dict.fromkeys(
+        TRACES, 1
+    )
 
     assert client.get("/v1/users/gone", headers=headers).status_code == 404
     assert count_rows(owner_engine, "users", tenant.workspace_id) == 1

@@ -16,19 +16,23 @@ class PushChannel:
         self.providers = providers  # platform ("fcm", "apns", "webpush") -> channel
 
     async def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        groups: dict[str, list[OutboundMessage]] = {}
-        results: dict[object, SendResult] = {}
-        for message in messages:
+        # Results are matched by position: a user's several devices share one delivery id.
+        groups: dict[str, list[int]] = {}
+        results: list[SendResult | None] = [None] * len(messages)
+        for index, message in enumerate(messages):
             platform = str(message.address.get("platform", ""))
             if platform in self.providers:
-                groups.setdefault(platform, []).append(message)
+                groups.setdefault(platform, []).append(index)
             else:
                 error = f"no {platform or 'push'} provider is configured for this workspace"
-                results[message.delivery_id] = SendResult(message.delivery_id, Outcome.failed, error=error)
-        sent = await asyncio.gather(*(self.providers[p].send(group) for p, group in groups.items()))
-        for batch in sent:
-            results.update((r.delivery_id, r) for r in batch)
-        return [results[m.delivery_id] for m in messages]
+                results[index] = SendResult(message.delivery_id, Outcome.failed, error=error)
+        sent = await asyncio.gather(
+            *(self.providers[p].send([messages[i] for i in indexes]) for p, indexes in groups.items())
+        )
+        for indexes, batch in zip(groups.values(), sent, strict=True):
+            for index, result in zip(indexes, batch, strict=True):
+                results[index] = result
+        return [r for r in results if r is not None]
 
     async def aclose(self) -> None:
         for provider in self.providers.values():

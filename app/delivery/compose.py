@@ -1,0 +1,104 @@
+"""A chunk's messages: each variant compiled once, the built-ins its templates read loaded
+for every user in one query, then rendered per user (with signed links for email)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.channels.base import OutboundMessage, Outcome, SendResult
+from app.delivery import ledger
+from app.delivery.recipients import category
+from app.kit.errors import Invalid
+from app.models import Campaign, DeliveryStatus
+from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
+from app.templating.content import CompiledContent, compile_content
+from app.templating.context import UserFacts, load_facts, render_context
+from app.tracking.links import LinkTarget, TrackingLinks
+
+
+@dataclass
+class Pending:
+    """A claimed row that passed every rule: its user, variant and addresses."""
+
+    row: ledger.Claimed
+    user: ledger.Recipient
+    variant: str
+    addresses: list[dict[str, Any]]
+
+
+@dataclass
+class ChunkContent:
+    """A chunk's compiled variants and the built-ins its templates read."""
+
+    variants: dict[str, CompiledContent | Invalid]
+    facts: dict[uuid.UUID, UserFacts]
+
+
+def compile_chunk(session: Session, campaign: Campaign, pending: list[Pending]) -> ChunkContent:
+    """Each variant the chunk uses, compiled once; the built-ins they read, for every user."""
+    variants: dict[str, CompiledContent | Invalid] = {}
+    for variant in campaign.variants:
+        if any(p.variant == variant["key"] for p in pending):
+            try:
+                variants[variant["key"]] = compile_content(variant["content"])
+            except Invalid as exc:  # saved before a stricter check: fails its rows, not the chunk
+                variants[variant["key"]] = exc
+    needs = Needs()
+    for compiled in variants.values():
+        if isinstance(compiled, CompiledContent):
+            needs = needs | compiled.needs
+    return ChunkContent(variants, load_facts(session, [p.row.user_id for p in pending], needs))
+
+
+def messages(
+    campaign: Campaign,
+    workspace_id: uuid.UUID,
+    workspace_zone: str,
+    pending: list[Pending],
+    content: ChunkContent,
+    links: TrackingLinks | None,
+) -> tuple[list[OutboundMessage], list[SendResult], list[ledger.Outcome]]:
+    """The messages to send; renders that timed out (retried like a busy provider); renders
+    that failed for good."""
+    topic = category(campaign)
+    found: list[OutboundMessage] = []
+    timed_out: list[SendResult] = []
+    failures: list[ledger.Outcome] = []
+    for p in pending:
+        compiled = content.variants[p.variant]
+        target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
+        try:
+            if isinstance(compiled, Invalid):
+                raise RenderFailed(f"{compiled.field}: {compiled}")
+            context = render_context(
+                p.user,
+                facts=content.facts.get(p.row.user_id),
+                workspace_zone=workspace_zone,
+                links=links.template_links(target) if links is not None else None,
+            )
+            context["campaign"] = {"name": campaign.name}
+            rendered = compiled.render(context)
+        except RenderTimedOut as exc:
+            timed_out.append(SendResult(p.row.id, Outcome.retry, error=f"render: {exc}"))
+            continue
+        except RenderFailed as exc:  # one user's data broke a template: only their delivery fails
+            failures.append(
+                ledger.Outcome(p.row.id, DeliveryStatus.failed, variant=p.variant, error=f"render: {exc}")
+            )
+            continue
+        for address in p.addresses:
+            found.append(
+                OutboundMessage(
+                    delivery_id=p.row.id,
+                    workspace_id=workspace_id,
+                    user_id=p.row.user_id,
+                    channel=campaign.channel,
+                    address=address,
+                    content=rendered,
+                )
+            )
+    return found, timed_out, failures
