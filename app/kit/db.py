@@ -33,6 +33,10 @@ class Database:
         self.settings = settings
         self.engine = _make_engine(settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Requests allowed to use the database at once. A request holds at most two connections
+        # (its session, and an idempotency claim's own short transaction), and the pool holds
+        # twice the pool size (overflow included), so every request let in can finish.
+        self.request_turns = settings.database_pool_size
 
     @property
     def is_postgres(self) -> bool:
@@ -58,7 +62,10 @@ def _make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         ensure_sqlite_folder(settings.database_url)
         engine = create_engine(
-            settings.database_url, connect_args={"check_same_thread": False, "timeout": 30}
+            settings.database_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
