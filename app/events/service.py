@@ -1,13 +1,14 @@
 """Event ingest: validate each item on its own, create unknown users, store idempotently.
 
-One batch is three statements whatever its size: upsert the users it names, insert the
-events (``ON CONFLICT DO NOTHING`` on the message id), and the transaction's commit.
+One batch is a handful of statements whatever its size: find (and create) the users it names,
+insert the events (``ON CONFLICT DO NOTHING`` on the message id), widen the users' first/last
+seen, and the transaction's commit.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,19 +18,30 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.events.fast_validation import plainly_valid
 from app.events.schemas import EventIn
 from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.error_handlers import field_path
 from app.kit.errors import Invalid, NudgeError, TooLarge
-from app.kit.ids import uuid7
+from app.kit.ids import uuid7_many
 from app.models import Event
-from app.users.service import ensure_users
+from app.users.seen import SeenSpan, find_or_create_users, widen_seen
 
 MAX_FUTURE = timedelta(days=1)
 MAX_PROPERTIES_BYTES = 32 * 1024
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
+
+_INSERT_PG = """
+INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
+SELECT %(workspace)b, id, user_id, name, occurred_at, %(received_at)b, properties::jsonb, message_id
+FROM unnest(%(ids)b::uuid[], %(user_ids)b::uuid[], %(names)b::text[], %(occurred)b::timestamptz[],
+            %(properties)b::text[], %(message_ids)b::text[])
+  AS batch(id, user_id, name, occurred_at, properties, message_id)
+ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+RETURNING id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +50,23 @@ class TrackedEvent:
     name: str
     occurred_at: datetime
     properties: dict[str, Any]
+    properties_json: bytes  # encoded once: measured against the limit, then stored
     message_id: str | None
 
 
 def parse_item(raw: Any, now: datetime) -> TrackedEvent:
     """Validate one raw item; raises a NudgeError naming the field at fault."""
+    plain = plainly_valid(raw)
+    if plain is not None:
+        return _tracked(
+            plain.user_id,
+            plain.name,
+            plain.timestamp,
+            plain.properties,
+            plain.message_id,
+            now,
+            properties_json=plain.properties_json,
+        )
     try:
         event = _event_adapter.validate_python(raw)
     except ValidationError as exc:
@@ -53,59 +77,119 @@ def parse_item(raw: Any, now: datetime) -> TrackedEvent:
 
 
 def to_tracked(event: EventIn, now: datetime) -> TrackedEvent:
-    occurred = event.timestamp or now
+    return _tracked(event.user_id, event.name, event.timestamp, event.properties, event.message_id, now)
+
+
+def _tracked(
+    external_id: str,
+    name: str,
+    timestamp: datetime | None,
+    properties: dict[str, Any],
+    message_id: str | None,
+    now: datetime,
+    *,
+    properties_json: bytes | None = None,
+) -> TrackedEvent:
+    occurred = timestamp or now
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
     if occurred > now + MAX_FUTURE:
         raise Invalid("timestamp is more than a day in the future", field="timestamp")
-    if event.properties and len(orjson.dumps(event.properties)) > MAX_PROPERTIES_BYTES:
+    encoded = orjson.dumps(properties) if properties_json is None else properties_json
+    if len(encoded) > MAX_PROPERTIES_BYTES:
         raise TooLarge(f"properties may take at most {MAX_PROPERTIES_BYTES} bytes", field="properties")
-    return TrackedEvent(
-        event.user_id, event.name, occurred.astimezone(UTC), event.properties, event.message_id
-    )
+    return TrackedEvent(external_id, name, occurred.astimezone(UTC), properties, encoded, message_id)
 
 
 def ingest(session: Session, events: Sequence[TrackedEvent], received_at: datetime) -> list[uuid.UUID | None]:
     """Store events; returns each one's id, or None where its message_id was seen before."""
     if not events:
         return []
-    workspace_id = current_workspace(session)
-    seen: dict[str, datetime] = {}
+    spans = _seen_spans(events)
+    user_ids, created = find_or_create_users(session, spans)
+    ids = _store(session, events, user_ids, received_at)
+    # Last before the commit: widening locks the users' rows until then.
+    widen_seen(session, {user_ids[key]: span for key, span in spans.items() if key not in created})
+    return ids
+
+
+def _seen_spans(events: Iterable[TrackedEvent]) -> dict[str, SeenSpan]:
+    spans: dict[str, SeenSpan] = {}
     for event in events:
-        if event.external_id not in seen or seen[event.external_id] < event.occurred_at:
-            seen[event.external_id] = event.occurred_at
-    user_ids = ensure_users(session, seen)
+        at = event.occurred_at
+        first, last = spans.get(event.external_id, (at, at))
+        spans[event.external_id] = (min(first, at), max(last, at))
+    return spans
+
+
+def _store(
+    session: Session, events: Sequence[TrackedEvent], user_ids: Mapping[str, uuid.UUID], received_at: datetime
+) -> list[uuid.UUID | None]:
+    """Insert the events; a message_id already stored, or repeated in the batch, is a duplicate."""
     ids: list[uuid.UUID | None] = []
-    rows: list[dict[str, Any]] = []
+    fresh: list[tuple[uuid.UUID, TrackedEvent]] = []
     batch_message_ids: set[str] = set()
-    for event in events:
+    for event_id, event in zip(uuid7_many(len(events)), events, strict=True):
         if event.message_id is not None:
             if event.message_id in batch_message_ids:
                 ids.append(None)
                 continue
             batch_message_ids.add(event.message_id)
-        event_id = uuid7()
+        fresh.append((event_id, event))
         ids.append(event_id)
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "id": event_id,
-                "user_id": user_ids[event.external_id],
-                "name": event.name,
-                "occurred_at": event.occurred_at,
-                "received_at": received_at,
-                "properties": event.properties,
-                "message_id": event.message_id,
-            }
-        )
-    stmt = sql.insert(session, Event).on_conflict_do_nothing(
+    insert = _insert_pg if sql.is_postgres(session) else _insert
+    stored = insert(session, fresh, user_ids, received_at)
+    return [event_id if event_id in stored else None for event_id in ids]
+
+
+def _insert_pg(
+    session: Session,
+    fresh: list[tuple[uuid.UUID, TrackedEvent]],
+    user_ids: Mapping[str, uuid.UUID],
+    received_at: datetime,
+) -> set[uuid.UUID]:
+    # In message_id order, so concurrent batches sharing message ids wait on each other in
+    # one order (no deadlock).
+    fresh = sorted(fresh, key=lambda pair: (pair[1].message_id is None, pair[1].message_id or ""))
+    params = {
+        "workspace": current_workspace(session),
+        "received_at": received_at,
+        "ids": [event_id for event_id, _ in fresh],
+        "user_ids": [user_ids[event.external_id] for _, event in fresh],
+        "names": [event.name for _, event in fresh],
+        "occurred": [event.occurred_at for _, event in fresh],
+        "properties": [event.properties_json.decode() for _, event in fresh],
+        "message_ids": [event.message_id for _, event in fresh],
+    }
+    with sql.pg_cursor(session) as cur:
+        cur.execute(_INSERT_PG, params)
+        return {row[0] for row in cur.fetchall()}
+
+
+def _insert(
+    session: Session,
+    fresh: list[tuple[uuid.UUID, TrackedEvent]],
+    user_ids: Mapping[str, uuid.UUID],
+    received_at: datetime,
+) -> set[uuid.UUID]:
+    workspace_id = current_workspace(session)
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "id": event_id,
+            "user_id": user_ids[event.external_id],
+            "name": event.name,
+            "occurred_at": event.occurred_at,
+            "received_at": received_at,
+            "properties": event.properties,
+            "message_id": event.message_id,
+        }
+        for event_id, event in fresh
+    ]
+    statement = sql.insert(session, Event).on_conflict_do_nothing(
         index_elements=["workspace_id", "message_id"], index_where=text("message_id IS NOT NULL")
     )
-    if batch_message_ids:
-        stored = set(session.execute(stmt.returning(Event.id), rows).scalars())
-        return [i if i in stored else None for i in ids]
-    session.execute(stmt, rows)
-    return ids
+    return set(session.execute(statement.returning(Event.id), rows).scalars())
 
 
 def error_of(exc: NudgeError) -> dict[str, Any]:
