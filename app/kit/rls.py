@@ -10,10 +10,11 @@ from app.kit.settings import Settings
 
 # A row is visible when it belongs to the transaction's workspace, or the transaction runs
 # in system scope (planners discovering due work across workspaces). An unset workspace is
-# NULL, so it matches nothing.
+# NULL, so it matches nothing. The settings are read in scalar subqueries: the planner makes
+# them InitPlans, evaluated once per statement rather than for every row.
 _VISIBLE = (
-    "workspace_id = nullif(current_setting('nudge.workspace_id', true), '')::uuid"
-    " OR current_setting('nudge.system', true) = 'on'"
+    "workspace_id = (SELECT nullif(current_setting('nudge.workspace_id', true), '')::uuid)"
+    " OR (SELECT current_setting('nudge.system', true) = 'on')"
 )
 
 
