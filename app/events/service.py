@@ -1,14 +1,14 @@
 """Event ingest: validate each item on its own, create unknown users, store idempotently.
 
-One batch is a handful of statements whatever its size: find (and create) the users it names,
-insert the events (``ON CONFLICT DO NOTHING`` on the message id), widen the users' first/last
-seen, and the transaction's commit.
+One batch is a handful of statements whatever its size: create the users it names that do not
+exist yet, insert the events (``ON CONFLICT DO NOTHING`` on the message id), widen the users'
+first/last seen, and the transaction's commit.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,19 +26,24 @@ from app.kit.error_handlers import field_path
 from app.kit.errors import Invalid, NudgeError, TooLarge
 from app.kit.ids import uuid7_many
 from app.models import Event
-from app.users.seen import SeenSpan, find_or_create_users, widen_seen
+from app.users.seen import SeenSpan, create_unknown_users, user_ids, widen_seen
 
 MAX_FUTURE = timedelta(days=1)
 MAX_PROPERTIES_BYTES = 32 * 1024
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 
+# Users are found by external id in the same statement. Rows go in in the order given (see
+# _insert_pg); a user missing here would leave user_id NULL and fail the statement, not vanish.
 _INSERT_PG = """
 INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
-SELECT %(workspace)b, id, user_id, name, occurred_at, %(received_at)b, properties::jsonb, message_id
-FROM unnest(%(ids)b::uuid[], %(user_ids)b::uuid[], %(names)b::text[], %(occurred)b::timestamptz[],
-            %(properties)b::text[], %(message_ids)b::text[])
-  AS batch(id, user_id, name, occurred_at, properties, message_id)
+SELECT %(workspace)b, batch.id, u.id, batch.name, batch.occurred_at, %(received_at)b,
+       batch.properties::jsonb, batch.message_id
+FROM unnest(%(ids)b::uuid[], %(external_ids)b::text[], %(names)b::text[],
+            %(occurred)b::timestamptz[], %(properties)b::text[], %(message_ids)b::text[])
+  WITH ORDINALITY AS batch(id, external_id, name, occurred_at, properties, message_id, position)
+LEFT JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = batch.external_id
+ORDER BY batch.position
 ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
 RETURNING id
 """
@@ -106,10 +111,10 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     if not events:
         return []
     spans = _seen_spans(events)
-    user_ids, created = find_or_create_users(session, spans)
-    ids = _store(session, events, user_ids, received_at)
+    create_unknown_users(session, spans)
+    ids = _store(session, events, received_at)
     # Last before the commit: widening locks the users' rows until then.
-    widen_seen(session, {user_ids[key]: span for key, span in spans.items() if key not in created})
+    widen_seen(session, spans)
     return ids
 
 
@@ -122,9 +127,7 @@ def _seen_spans(events: Iterable[TrackedEvent]) -> dict[str, SeenSpan]:
     return spans
 
 
-def _store(
-    session: Session, events: Sequence[TrackedEvent], user_ids: Mapping[str, uuid.UUID], received_at: datetime
-) -> list[uuid.UUID | None]:
+def _store(session: Session, events: Sequence[TrackedEvent], received_at: datetime) -> list[uuid.UUID | None]:
     """Insert the events; a message_id already stored, or repeated in the batch, is a duplicate."""
     ids: list[uuid.UUID | None] = []
     fresh: list[tuple[uuid.UUID, TrackedEvent]] = []
@@ -138,15 +141,12 @@ def _store(
         fresh.append((event_id, event))
         ids.append(event_id)
     insert = _insert_pg if sql.is_postgres(session) else _insert
-    stored = insert(session, fresh, user_ids, received_at)
+    stored = insert(session, fresh, received_at)
     return [event_id if event_id in stored else None for event_id in ids]
 
 
 def _insert_pg(
-    session: Session,
-    fresh: list[tuple[uuid.UUID, TrackedEvent]],
-    user_ids: Mapping[str, uuid.UUID],
-    received_at: datetime,
+    session: Session, fresh: list[tuple[uuid.UUID, TrackedEvent]], received_at: datetime
 ) -> set[uuid.UUID]:
     # In message_id order, so concurrent batches sharing message ids wait on each other in
     # one order (no deadlock).
@@ -155,7 +155,7 @@ def _insert_pg(
         "workspace": current_workspace(session),
         "received_at": received_at,
         "ids": [event_id for event_id, _ in fresh],
-        "user_ids": [user_ids[event.external_id] for _, event in fresh],
+        "external_ids": [event.external_id for _, event in fresh],
         "names": [event.name for _, event in fresh],
         "occurred": [event.occurred_at for _, event in fresh],
         "properties": [event.properties_json.decode() for _, event in fresh],
@@ -167,17 +167,15 @@ def _insert_pg(
 
 
 def _insert(
-    session: Session,
-    fresh: list[tuple[uuid.UUID, TrackedEvent]],
-    user_ids: Mapping[str, uuid.UUID],
-    received_at: datetime,
+    session: Session, fresh: list[tuple[uuid.UUID, TrackedEvent]], received_at: datetime
 ) -> set[uuid.UUID]:
     workspace_id = current_workspace(session)
+    users = user_ids(session, {event.external_id for _, event in fresh})
     rows = [
         {
             "workspace_id": workspace_id,
             "id": event_id,
-            "user_id": user_ids[event.external_id],
+            "user_id": users[event.external_id],
             "name": event.name,
             "occurred_at": event.occurred_at,
             "received_at": received_at,
