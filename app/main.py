@@ -12,6 +12,7 @@ from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.db import Database
 from app.kit.errors import ERROR_RESPONSES
 from app.kit.jobs import JobSink
+from app.kit.runtime import tune_garbage_collector
 from app.kit.settings import Settings, get_settings
 from app.kit.unit_of_work import UnitOfWorkMiddleware
 
@@ -38,6 +39,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector()
         if worker is not None:
             worker.start()
         yield
