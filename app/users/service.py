@@ -39,8 +39,11 @@ def upsert(
     changes: AttributeChanges,
     subscriptions: Mapping[str, str] | None = None,
 ) -> tuple[User, bool]:
-    """Create or update one user; concurrent upserts of one user are serialised by a row lock."""
-    locked = select(User).where(User.external_id == external_id).with_for_update()
+    """Create or update one user; concurrent upserts of one user are serialised by a row lock.
+
+    FOR NO KEY UPDATE: the key never changes, so events being stored for this user (whose
+    foreign key takes a key-share lock) need not wait for the upsert's commit."""
+    locked = select(User).where(User.external_id == external_id).with_for_update(key_share=True)
     user = session.scalars(locked).first()
     created = False
     if user is None:

@@ -58,11 +58,13 @@ _item = st.fixed_dictionaries(
 
 
 def _outcome(parse: Any, raw: Any) -> Any:
-    """The stored event, or the error answer (status, field, message)."""
+    """The stored event, the error answer (status, field, message), or the crash."""
     try:
         return parse(raw)
     except NudgeError as exc:
         return (exc.status, exc.field, exc.message)
+    except Exception as exc:  # both paths must fail alike; the model's checks decide what is refused
+        return type(exc)
 
 
 def _by_model(raw: Any) -> Any:
