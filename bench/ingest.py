@@ -130,12 +130,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], workers: int, log: Path) -> Iterator[Server]:
+def running_server(env: dict[str, str], workers: int, log: Path, app_root: Path) -> Iterator[Server]:
     port = free_port()
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=app_root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -390,19 +390,21 @@ def copy_text(
     return ("\n".join(lines) + "\n").encode()
 
 
-def copy_rows(url: str, workspace_id: uuid.UUID, data: bytes, rows: int) -> float:
-    """Rows/s of one COPY of ``data`` into events, committed (owner connection: no RLS)."""
+def copy_rows(url: str, data: bytes, rows: int) -> tuple[float, float]:
+    """Rows/s of one COPY of ``data`` into events, committed (owner connection: no RLS), and
+    the backend's CPU microseconds per row."""
     columns = "workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id"
     with psycopg.connect(url) as conn:
-        started = time.perf_counter()
+        backend = conn.info.backend_pid
+        cpu, started = _cpu_seconds(backend), time.perf_counter()
         with conn.cursor() as cur, cur.copy(f"COPY events ({columns}) FROM STDIN") as copy:
             for offset in range(0, len(data), 1 << 20):
                 copy.write(data[offset : offset + (1 << 20)])
         conn.commit()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds(backend) - cpu
         stored = conn.execute("SELECT count(*) FROM events WHERE message_id LIKE 'copy-%%'").fetchone()
     assert stored is not None and stored[0] == rows, (stored, rows)
-    return rows / seconds
+    return rows / seconds, cpu / rows * 1e6
 
 
 def user_id_map(url: str) -> dict[str, str]:
@@ -426,7 +428,7 @@ def analyze(url: str) -> None:
         owner.execute("ANALYZE")
 
 
-def run(scale: Scale, workers: int, clients: int) -> dict[str, object]:
+def run(scale: Scale, workers: int, clients: int, app_root: Path) -> dict[str, object]:
     workload = Workload()
     warmup = workload.batches(scale.known_users // BATCH, new_user_share=1.0)
     measured = workload.batches(scale.requests, NEW_USER_SHARE)
@@ -443,7 +445,7 @@ def run(scale: Scale, workers: int, clients: int) -> dict[str, object]:
             "NUDGE_BROKER_URL": broker,
             "NUDGE_LOG_LEVEL": "warning",
         }
-        with running_server(env, workers, Path(tmp) / "server.log") as server:
+        with running_server(env, workers, Path(tmp) / "server.log", app_root) as server:
             base = server.base
             asyncio.run(post_batches(base, key, [orjson.dumps({"events": b}) for b in warmup], clients))
             analyze(url)
@@ -454,7 +456,7 @@ def run(scale: Scale, workers: int, clients: int) -> dict[str, object]:
             if stored_events(url) != accepted + len(stored_before):
                 raise RuntimeError("stored event count does not match the accepted count")
             data = copy_text(workspace_id, measured, user_id_map(url))
-            copy_per_s = copy_rows(url, workspace_id, data, scale.requests * BATCH)
+            copy_per_s, copy_cpu_us = copy_rows(url, data, scale.requests * BATCH)
             concurrency = scale.upsert_concurrency
             asyncio.run(upsert_latencies(base, key, workload.users, 400, concurrency, seed=5))  # warm-up
             latencies, upsert_failures, upsert_seconds = asyncio.run(
@@ -473,6 +475,7 @@ def run(scale: Scale, workers: int, clients: int) -> dict[str, object]:
         "upsert_failures": upsert_failures,
         "api_cpu_us_per_event": round(cpu.api / events * 1e6, 1),
         "db_cpu_us_per_event": round(cpu.database / events * 1e6, 1),
+        "copy_cpu_us_per_row": round(copy_cpu_us, 1),
         "client_cpu_share": round(http["client_cpu_share"], 3),
         "events": events,
         "duplicates": int(http["duplicates"]),
@@ -492,8 +495,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--clients", type=int, default=8, help="concurrent batch clients")
+    parser.add_argument(
+        "--app-root",
+        type=Path,
+        default=ROOT,
+        help="serve the API from this checkout (a baseline); run with PYTHONPATH=ROOT so the "
+        "schema is migrated by the same checkout",
+    )
     args = parser.parse_args()
-    result = run(QUICK if args.quick else FULL, args.workers, args.clients)
+    result = run(QUICK if args.quick else FULL, args.workers, args.clients, args.app_root)
     print(json.dumps(result))
 
 
