@@ -15,6 +15,7 @@ from app.kit.errors import ERROR_RESPONSES
 from app.kit.jobs import JobSink
 from app.kit.logs import configure as configure_logging
 from app.kit.request_context import RequestContextMiddleware
+from app.kit.runtime import tune_garbage_collector
 from app.kit.settings import Settings, get_settings
 from app.kit.unit_of_work import UnitOfWorkMiddleware
 
@@ -42,6 +43,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector()
         if worker is not None:
             worker.start()
         yield

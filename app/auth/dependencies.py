@@ -8,8 +8,10 @@ import base64
 import binascii
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBasic, HTTPBearer
+from sqlalchemy.orm import Session
 
 from app.auth.service import AuthContext, find_active_key
 from app.kit.db import scope_to_workspace
@@ -50,23 +52,29 @@ def _credential(request: Request) -> str:
     )
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     _bearer: Annotated[object, Security(_bearer_doc)] = None,
     _basic: Annotated[object, Security(_basic_doc)] = None,
 ) -> AuthContext:
     key = _credential(request)
-    session = unit_of_work(request).session
-    auth = find_active_key(session, key)
-    if auth is None:
-        raise Unauthorized("unknown or revoked API key", field="Authorization")
-    scope_to_workspace(session, auth.workspace_id)
+    uow = unit_of_work(request)
+    await uow.reserve()
+    auth = await anyio.to_thread.run_sync(_scoped_by_key, uow.session, key)
     request.state.workspace_id = auth.workspace_id
     bind(workspace_id=str(auth.workspace_id))
     return auth
 
 
-def require_secret(auth: Annotated[AuthContext, Depends(authenticate)]) -> AuthContext:
+def _scoped_by_key(session: Session, key: str) -> AuthContext:
+    auth = find_active_key(session, key)
+    if auth is None:
+        raise Unauthorized("unknown or revoked API key", field="Authorization")
+    scope_to_workspace(session, auth.workspace_id)
+    return auth
+
+
+async def require_secret(auth: Annotated[AuthContext, Depends(authenticate)]) -> AuthContext:
     if not auth.is_secret:
         raise Forbidden("this call needs a secret key; publishable keys may only identify and track")
     return auth

@@ -16,7 +16,7 @@ from app.kit.errors import NotFound
 from app.kit.ids import uuid7
 from app.models import Device
 from app.models.base import utcnow
-from app.users.service import ensure_users
+from app.users.seen import ensure_users
 
 _url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 
@@ -36,7 +36,7 @@ def canonical_token(platform: str, token: str) -> str:
 
 def register(session: Session, external_id: str, device: DeviceIn) -> Device:
     now = utcnow()
-    user_id = ensure_users(session, {external_id: now})[external_id]
+    user_id = ensure_users(session, {external_id: (now, now)})[external_id]
     values = {
         "workspace_id": current_workspace(session),
         "id": uuid7(),

@@ -1,13 +1,14 @@
 """Event ingest: validate each item on its own, create unknown users, store idempotently.
 
-One batch is three statements whatever its size: upsert the users it names, insert the
-events (``ON CONFLICT DO NOTHING`` on the message id), and the transaction's commit.
+One batch is a handful of statements whatever its size: create the users it names that do not
+exist yet, insert the events (``ON CONFLICT DO NOTHING`` on the message id), widen the users'
+first/last seen, and the transaction's commit.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,21 +19,37 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.campaigns import triggers
+from app.events.fast_validation import plainly_valid
 from app.events.schemas import EventIn
 from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.error_handlers import field_path
 from app.kit.errors import Invalid, NudgeError, TooLarge
-from app.kit.ids import uuid7
+from app.kit.ids import uuid7_many
 from app.models import Event
 from app.segments import activity as segment_activity
-from app.users.service import ensure_users
+from app.users.seen import SeenSpan, create_unknown_users, user_ids, widen_seen
 
 MAX_FUTURE = timedelta(days=1)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_PROPERTIES_BYTES = 32 * 1024
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
+
+# Users are found by external id in the same statement. Rows go in in the order given (see
+# _insert_pg); a user missing here would leave user_id NULL and fail the statement, not vanish.
+_INSERT_PG = """
+INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
+SELECT %(workspace)b, batch.id, u.id, batch.name, batch.occurred_at, %(received_at)b,
+       batch.properties::jsonb, batch.message_id
+FROM unnest(%(ids)b::uuid[], %(external_ids)b::text[], %(names)b::text[],
+            %(occurred)b::timestamptz[], %(properties)b::text[], %(message_ids)b::text[])
+  WITH ORDINALITY AS batch(id, external_id, name, occurred_at, properties, message_id, position)
+LEFT JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = batch.external_id
+ORDER BY batch.position
+ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+RETURNING id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +58,23 @@ class TrackedEvent:
     name: str
     occurred_at: datetime
     properties: dict[str, Any]
+    properties_json: bytes  # encoded once: measured against the limit, then stored
     message_id: str | None
 
 
 def parse_item(raw: Any, now: datetime) -> TrackedEvent:
     """Validate one raw item; raises a NudgeError naming the field at fault."""
+    plain = plainly_valid(raw)
+    if plain is not None:
+        return _tracked(
+            plain.user_id,
+            plain.name,
+            plain.timestamp,
+            plain.properties,
+            plain.message_id,
+            now,
+            properties_json=plain.properties_json,
+        )
     try:
         event = _event_adapter.validate_python(raw)
     except ValidationError as exc:
@@ -56,14 +85,26 @@ def parse_item(raw: Any, now: datetime) -> TrackedEvent:
 
 
 def to_tracked(event: EventIn, now: datetime) -> TrackedEvent:
-    occurred = _utc(event.timestamp) if event.timestamp else now
+    return _tracked(event.user_id, event.name, event.timestamp, event.properties, event.message_id, now)
+
+
+def _tracked(
+    external_id: str,
+    name: str,
+    timestamp: datetime | None,
+    properties: dict[str, Any],
+    message_id: str | None,
+    now: datetime,
+    *,
+    properties_json: bytes | None = None,
+) -> TrackedEvent:
+    occurred = _utc(timestamp) if timestamp else now
     if occurred > now + MAX_FUTURE:
         raise Invalid("timestamp is more than a day in the future", field="timestamp")
-    if event.properties and len(orjson.dumps(event.properties)) > MAX_PROPERTIES_BYTES:
+    encoded = orjson.dumps(properties) if properties_json is None else properties_json
+    if len(encoded) > MAX_PROPERTIES_BYTES:
         raise TooLarge(f"properties may take at most {MAX_PROPERTIES_BYTES} bytes", field="properties")
-    return TrackedEvent(
-        event.user_id, event.name, occurred.astimezone(UTC), event.properties, event.message_id
-    )
+    return TrackedEvent(external_id, name, occurred, properties, encoded, message_id)
 
 
 def _utc(timestamp: datetime) -> datetime:
@@ -81,48 +122,98 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     """Store events; returns each one's id, or None where its message_id was seen before."""
     if not events:
         return []
+    spans = _seen_spans(events)
+    create_unknown_users(session, spans)
+    ids = _store(session, events, received_at)
     workspace_id = current_workspace(session)
-    seen: dict[str, datetime] = {}
+    _record_activity_days(session, workspace_id, ids, events)
+    # Campaign triggers: a cached name lookup here; matching runs in a task after the commit.
+    triggers.handoff(session, workspace_id, zip(ids, (e.name for e in events), strict=True))
+    # Last before the commit: widening locks the users' rows until then.
+    widen_seen(session, spans)
+    return ids
+
+
+def _record_activity_days(
+    session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID | None], events: Sequence[TrackedEvent]
+) -> None:
+    """The segments' activity rollup: the (user, day) of every event actually stored."""
+    stored = [event for event_id, event in zip(ids, events, strict=True) if event_id is not None]
+    users = user_ids(session, {event.external_id for event in stored})
+    days = ({"user_id": users[e.external_id], "occurred_at": e.occurred_at} for e in stored)
+    segment_activity.record(session, workspace_id, days)
+
+
+def _seen_spans(events: Iterable[TrackedEvent]) -> dict[str, SeenSpan]:
+    spans: dict[str, SeenSpan] = {}
     for event in events:
-        if event.external_id not in seen or seen[event.external_id] < event.occurred_at:
-            seen[event.external_id] = event.occurred_at
-    user_ids = ensure_users(session, seen)
+        at = event.occurred_at
+        first, last = spans.get(event.external_id, (at, at))
+        spans[event.external_id] = (min(first, at), max(last, at))
+    return spans
+
+
+def _store(session: Session, events: Sequence[TrackedEvent], received_at: datetime) -> list[uuid.UUID | None]:
+    """Insert the events; a message_id already stored, or repeated in the batch, is a duplicate."""
     ids: list[uuid.UUID | None] = []
-    rows: list[dict[str, Any]] = []
+    fresh: list[tuple[uuid.UUID, TrackedEvent]] = []
     batch_message_ids: set[str] = set()
-    for event in events:
+    for event_id, event in zip(uuid7_many(len(events)), events, strict=True):
         if event.message_id is not None:
             if event.message_id in batch_message_ids:
                 ids.append(None)
                 continue
             batch_message_ids.add(event.message_id)
-        event_id = uuid7()
+        fresh.append((event_id, event))
         ids.append(event_id)
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "id": event_id,
-                "user_id": user_ids[event.external_id],
-                "name": event.name,
-                "occurred_at": event.occurred_at,
-                "received_at": received_at,
-                "properties": event.properties,
-                "message_id": event.message_id,
-            }
-        )
-    stmt = sql.insert(session, Event).on_conflict_do_nothing(
+    insert = _insert_pg if sql.is_postgres(session) else _insert
+    stored = insert(session, fresh, received_at)
+    return [event_id if event_id in stored else None for event_id in ids]
+
+
+def _insert_pg(
+    session: Session, fresh: list[tuple[uuid.UUID, TrackedEvent]], received_at: datetime
+) -> set[uuid.UUID]:
+    # In message_id order, so concurrent batches sharing message ids wait on each other in
+    # one order (no deadlock).
+    fresh = sorted(fresh, key=lambda pair: (pair[1].message_id is None, pair[1].message_id or ""))
+    params = {
+        "workspace": current_workspace(session),
+        "received_at": received_at,
+        "ids": [event_id for event_id, _ in fresh],
+        "external_ids": [event.external_id for _, event in fresh],
+        "names": [event.name for _, event in fresh],
+        "occurred": [event.occurred_at for _, event in fresh],
+        "properties": [event.properties_json.decode() for _, event in fresh],
+        "message_ids": [event.message_id for _, event in fresh],
+    }
+    with sql.pg_cursor(session) as cur:
+        cur.execute(_INSERT_PG, params)
+        return {row[0] for row in cur.fetchall()}
+
+
+def _insert(
+    session: Session, fresh: list[tuple[uuid.UUID, TrackedEvent]], received_at: datetime
+) -> set[uuid.UUID]:
+    workspace_id = current_workspace(session)
+    users = user_ids(session, {event.external_id for _, event in fresh})
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "id": event_id,
+            "user_id": users[event.external_id],
+            "name": event.name,
+            "occurred_at": event.occurred_at,
+            "received_at": received_at,
+            "properties": event.properties,
+            "message_id": event.message_id,
+        }
+        for event_id, event in fresh
+    ]
+    statement = sql.insert(session, Event).on_conflict_do_nothing(
         index_elements=["workspace_id", "message_id"], index_where=text("message_id IS NOT NULL")
     )
-    if batch_message_ids:
-        stored = set(session.execute(stmt.returning(Event.id), rows).scalars())
-        ids = [i if i in stored else None for i in ids]
-        segment_activity.record(session, workspace_id, (row for row in rows if row["id"] in stored))
-    else:
-        session.execute(stmt, rows)
-        segment_activity.record(session, workspace_id, rows)
-    # Campaign triggers: a cached name lookup here; matching runs in a task after the commit.
-    triggers.handoff(session, workspace_id, zip(ids, (e.name for e in events), strict=True))
-    return ids
+    return set(session.execute(statement.returning(Event.id), rows).scalars())
 
 
 def error_of(exc: NudgeError) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from app.kit.unit_of_work import unit_of_work
 
 
-def request_session(request: Request) -> Session:
-    return unit_of_work(request).session
+async def request_session(request: Request) -> Session:
+    uow = unit_of_work(request)
+    await uow.reserve()
+    return uow.session
 
 
 DbSession = Annotated[Session, Depends(request_session)]

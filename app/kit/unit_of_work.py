@@ -35,9 +35,23 @@ class IdempotencyClaim:
 @dataclass
 class UnitOfWork:
     database: Database
+    turns: anyio.Semaphore | None = None
     _session: Session | None = None
+    _has_turn: bool = False
     jobs: list[Job] = field(default_factory=list)
     idempotency: IdempotencyClaim | None = None
+
+    async def reserve(self) -> None:
+        """Wait for this request's turn at the connection pool (once per request)."""
+        if self.turns is not None and not self._has_turn:
+            await self.turns.acquire()
+            self._has_turn = True
+
+    def end_turn(self) -> None:
+        """Give the turn back after ``finish``; on the event loop's thread."""
+        if self.turns is not None and self._has_turn:
+            self._has_turn = False
+            self.turns.release()
 
     @property
     def session(self) -> Session:
@@ -79,21 +93,30 @@ class UnitOfWorkMiddleware:
         self.app = app
         self.database = database
         self.sink = sink
+        self.turns: anyio.Semaphore | None = None  # made on the server's event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        uow = UnitOfWork(self.database)
+        if self.turns is None:
+            self.turns = anyio.Semaphore(self.database.request_turns)
+        uow = UnitOfWork(self.database, self.turns)
         scope.setdefault("state", {})["uow"] = uow
         held: list[Message] = []
         finished = False
+
+        async def settle(success: bool, status: int = 0, body: bytes = b"") -> None:
+            try:
+                await anyio.to_thread.run_sync(lambda: uow.finish(success=success, status=status, body=body))
+            finally:
+                uow.end_turn()
 
         async def finish(status: int, body: bytes) -> None:
             nonlocal finished
             finished = True
             success = status < 400
-            await anyio.to_thread.run_sync(lambda: uow.finish(success=success, status=status, body=body))
+            await settle(success, status, body)
             if success:
                 for job in uow.jobs:
                     self.sink.send(job)
@@ -121,7 +144,7 @@ class UnitOfWorkMiddleware:
         except BaseException:
             if not finished:
                 finished = True
-                await anyio.to_thread.run_sync(lambda: uow.finish(success=False))
+                await settle(False)
             raise
         if not finished:
-            await anyio.to_thread.run_sync(lambda: uow.finish(success=False))
+            await settle(False)

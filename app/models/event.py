@@ -41,6 +41,9 @@ class Event(TenantScoped, Base):
         ),
     )
 
+    # No foreign key to workspaces (unlike other tenant tables): the key to users implies it and
+    # cascades a workspace's deletion, and it would lock the workspace's row for every event.
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     name: Mapped[str] = mapped_column(String(200))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)

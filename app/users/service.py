@@ -1,4 +1,4 @@
-"""Users: upsert by external id, reads, erasure, and the bulk path ingest uses."""
+"""Users: upsert by external id, reads, erasure (ingest's bulk path is in ``seen``)."""
 
 from __future__ import annotations
 
@@ -50,15 +50,18 @@ def upsert(
     changes: AttributeChanges,
     subscriptions: Mapping[str, str] | None = None,
 ) -> tuple[User, bool]:
-    """Create or update one user; concurrent upserts of one user are serialised by a row lock."""
-    locked = select(User).where(User.external_id == external_id).with_for_update()
+    """Create or update one user; concurrent upserts of one user are serialised by a row lock.
+
+    FOR NO KEY UPDATE: the key never changes, so events being stored for this user (whose
+    foreign key takes a key-share lock) need not wait for the upsert's commit."""
+    locked = select(User).where(User.external_id == external_id).with_for_update(key_share=True)
     user = session.scalars(locked).first()
     created = False
     if user is None:
         now = utcnow()
         inserted = session.execute(
             sql.insert(session, User)
-            .values(_new_user_row(current_workspace(session), external_id, now, now))
+            .values(new_user_row(current_workspace(session), external_id, now, now, now))
             .on_conflict_do_nothing()
             .returning(User.id)
         ).first()
@@ -75,15 +78,16 @@ def upsert(
     return user, created
 
 
-def _new_user_row(
-    workspace_id: uuid.UUID, external_id: str, seen_at: datetime, now: datetime
+def new_user_row(
+    workspace_id: uuid.UUID, external_id: str, first_seen: datetime, last_seen: datetime, now: datetime
 ) -> dict[str, Any]:
+    """A new user's columns: no profile yet, subscribed to every channel."""
     return {
         "workspace_id": workspace_id,
         "id": uuid7(),
         "external_id": external_id,
-        "first_seen_at": seen_at,
-        "last_seen_at": seen_at,
+        "first_seen_at": first_seen,
+        "last_seen_at": last_seen,
         "attributes": {},
         "email_status": "subscribed",
         "push_status": "subscribed",
@@ -91,36 +95,6 @@ def _new_user_row(
         "created_at": now,
         "updated_at": now,
     }
-
-
-def ensure_users(session: Session, seen: Mapping[str, datetime]) -> dict[str, uuid.UUID]:
-    """Create unknown users (as Segment does) and widen first/last seen; returns their ids.
-
-    One statement for the whole batch. Keys are sorted so concurrent batches lock rows in the
-    same order and cannot deadlock.
-    """
-    if not seen:
-        return {}
-    workspace_id = current_workspace(session)
-    now = utcnow()
-    rows = [_new_user_row(workspace_id, external_id, at, now) for external_id, at in sorted(seen.items())]
-    stmt = sql.insert(session, User)
-    bigger, smaller = _greatest_least(session)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["workspace_id", "external_id"],
-        set_={
-            "last_seen_at": bigger(User.last_seen_at, stmt.excluded.last_seen_at),
-            "first_seen_at": smaller(User.first_seen_at, stmt.excluded.first_seen_at),
-        },
-    )
-    result = session.execute(stmt.returning(User.external_id, User.id), rows)
-    return {row.external_id: row.id for row in result}
-
-
-def _greatest_least(session: Session) -> tuple[Any, Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.greatest, func.least
-    return func.max, func.min  # SQLite's two-argument max/min are scalar
 
 
 def list_users(

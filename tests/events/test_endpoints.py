@@ -198,11 +198,6 @@ def test_events_widen_first_and_last_seen(client, tenant, database):
     assert (user.first_seen_at, user.last_seen_at) == (earlier, later)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events.service.ingest hands users.service.ensure_users only each user's latest event "
-    "time, so one batch cannot move first_seen_at back to its earliest event (new or known user)",
-)
 @pytest.mark.parametrize("known", [False, True], ids=["new-user", "known-user"])
 def test_one_batch_moves_first_seen_back_to_its_earliest_event(client, tenant, database, known):
     if known:

@@ -1,0 +1,5 @@
+"""``python -m app``: the ``nudge`` command without its console script."""
+
+from app.cli import main
+
+main()
