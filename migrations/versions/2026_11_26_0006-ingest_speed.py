@@ -1,8 +1,6 @@
-"""Ingest speed: tenant policies read the workspace once per statement, events lose a redundant
-foreign key, users' pages keep room for in-place last-seen updates.
+"""Ingest speed: events lose a redundant foreign key, users' pages keep room for in-place
+last-seen updates.
 
-- Row-level security: ``current_setting`` inside a scalar subquery is an InitPlan, evaluated once
-  per statement, instead of once for every row a statement scans or writes.
 - ``events.workspace_id`` no longer references ``workspaces``: the key ``(workspace_id, user_id)``
   to ``users`` already implies it (a user's workspace exists) and cascades a workspace's deletion
   through its users. The dropped key also took a share lock on the workspace's single row for
@@ -24,46 +22,18 @@ down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_PER_STATEMENT = (
-    "workspace_id = (SELECT nullif(current_setting('nudge.workspace_id', true), '')::uuid)"
-    " OR (SELECT current_setting('nudge.system', true) = 'on')"
-)
-_PER_ROW = (
-    "workspace_id = nullif(current_setting('nudge.workspace_id', true), '')::uuid"
-    " OR current_setting('nudge.system', true) = 'on'"
-)
 _WORKSPACE_FK = 'fk_events_workspace_id_workspaces'
-
-
-def _set_policies(expression: str) -> None:
-    """Rewrite every tenant table's isolation policy (tables of later revisions included)."""
-    op.execute(
-        f"""
-        DO $$
-        DECLARE t text;
-        BEGIN
-          FOR t IN SELECT tablename FROM pg_policies
-                   WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'
-          LOOP
-            EXECUTE format('ALTER POLICY tenant_isolation ON %I USING ({expression}) WITH CHECK ({expression})', t);
-          END LOOP;
-        END $$;
-        """
-    )
 
 
 def upgrade() -> None:
     with op.batch_alter_table('events') as batch:
         batch.drop_constraint(_WORKSPACE_FK, type_='foreignkey')
-    if op.get_bind().dialect.name != 'postgresql':
-        return
-    _set_policies(_PER_STATEMENT.replace("'", "''"))
-    op.execute('ALTER TABLE users SET (fillfactor = 80)')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('ALTER TABLE users SET (fillfactor = 80)')
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('ALTER TABLE users RESET (fillfactor)')
-        _set_policies(_PER_ROW.replace("'", "''"))
     with op.batch_alter_table('events') as batch:
         batch.create_foreign_key(_WORKSPACE_FK, 'workspaces', ['workspace_id'], ['id'], ondelete='CASCADE')
