@@ -63,11 +63,14 @@ class Database:
 def _make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         ensure_sqlite_folder(settings.database_url)
+        in_memory = settings.database_url in ("sqlite://", "sqlite:///:memory:")  # one shared connection
+        pool = (
+            {}
+            if in_memory
+            else {"pool_size": settings.database_pool_size, "max_overflow": settings.database_pool_size}
+        )
         engine = create_engine(
-            settings.database_url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_pool_size,
+            settings.database_url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
