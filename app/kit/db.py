@@ -88,11 +88,6 @@ def _make_engine(settings: Settings) -> Engine:
             if role:
                 cur.execute(f'SET ROLE "{role}"')
             cur.execute(f"SET statement_timeout = {int(timeout)}")
-            # The working set is cached or on SSD, where a random page costs about what a
-            # sequential one does. At the default (4) the planner answers a thousand-key bulk
-            # statement with a hash join over a whole table of up to ~10^6 rows instead of
-            # probing the index a thousand times.
-            cur.execute("SET random_page_cost = 1.1")
         dbapi_conn.commit()
 
     return engine
