@@ -146,7 +146,7 @@ def test_the_composer_saves_a_draft_as_the_api_would(browser, database, workspac
         (
             {"variants[0].content.title": "Hi {{ user.first_name "},
             "variants[0].content.title",
-            "Template error: unexpected end of template",
+            "unexpected end of template",
         ),
         ({"name": ""}, "name", "at least 1 character"),
         ({"audience.type": "users"}, "audience.external_ids", "at least 1 item"),

@@ -20,7 +20,11 @@ from tests.dashboard.helpers import PASSWORD, make_operator
 pytestmark = pytest.mark.slow
 
 
-def test_compose_preview_schedule_launch_and_deliveries(live_server, new_page, screenshot, database, sink):
+def test_compose_preview_schedule_launch_and_deliveries(
+    live_server, new_page, screenshot, database, sink, monkeypatch
+):
+    # No SMTP server in this test: the email goes to the log sink, as `NUDGE_CHANNELS_TO_LOG` does.
+    monkeypatch.setattr(database, "settings", database.settings.model_copy(update={"channels_to_log": True}))
     page = new_page()
     sign_up(page, live_server)
     send_users(live_server, create_key(page))
