@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import SecretKey
 from app.kit.errors import NotFound
@@ -16,7 +17,7 @@ from app.kit.session import DbSession
 from app.kit.validators import Email
 from app.tracking import service
 from app.tracking.dependencies import load_target
-from app.tracking.links import CLICK, OPEN, UNSUBSCRIBE, is_trackable_url
+from app.tracking.links import CLICK, OPEN, UNSUBSCRIBE, LinkTarget, is_trackable_url
 
 router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=False)
 
@@ -24,17 +25,22 @@ _PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBR
 _NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
 
 
-@router.get("/o/{token}")
-def open_pixel(token: str, request: Request, session: DbSession) -> Response:
-    target = load_target(request, OPEN, token)
+def _record(session: Session, target: LinkTarget, kind: str) -> None:
+    """An open or click of a user who still exists (an erased user's old links record nothing)."""
     if service.user_exists(session, target.user_id):
         service.record_engagement(
             session,
             user_id=target.user_id,
             delivery_id=target.delivery_id,
             channel=target.channel,
-            kind="open",
+            kind=kind,
+            url=target.url if kind == "click" else None,
         )
+
+
+@router.get("/o/{token}")
+def open_pixel(token: str, request: Request, session: DbSession) -> Response:
+    _record(session, load_target(request, OPEN, token), "open")
     return Response(_PIXEL, media_type="image/gif", headers=_NO_STORE)
 
 
@@ -43,15 +49,7 @@ def click(token: str, request: Request, session: DbSession) -> Response:
     target = load_target(request, CLICK, token)
     if target.url is None or not is_trackable_url(target.url):
         raise NotFound("unknown link", field="token")
-    if service.user_exists(session, target.user_id):
-        service.record_engagement(
-            session,
-            user_id=target.user_id,
-            delivery_id=target.delivery_id,
-            channel=target.channel,
-            kind="click",
-            url=target.url,
-        )
+    _record(session, target, "click")
     return RedirectResponse(target.url, status_code=302, headers=_NO_STORE)
 
 
