@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,12 +88,13 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    def start(self, *, extra_args: Sequence[str] = (), timeout: float = 60.0) -> None:
+        """Start (``extra_args`` appended for this run only) and wait until ready."""
         assert not self.alive, f"{self.name} is already running"
         self._log_offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.argv,
+                [*self.argv, *extra_args],
                 env=self.env,
                 cwd=self.cwd,
                 stdout=out,
@@ -230,11 +231,12 @@ class Topology:
         """kill -9 one process ("api", "worker" or "beat")."""
         self.processes[name].kill()
 
-    def restart(self, name: str, *, timeout: float = 60.0) -> None:
-        """Start one process again (after a kill, or stop it gracefully first) and wait for it."""
+    def restart(self, name: str, *, extra_args: Sequence[str] = (), timeout: float = 60.0) -> None:
+        """Start one process again (after a kill, or stop it gracefully first) and wait for it;
+        ``extra_args`` are added to its command for this run (e.g. ``--queues default``)."""
         process = self.processes[name]
         process.stop()
-        process.start(timeout=timeout)
+        process.start(extra_args=extra_args, timeout=timeout)
 
     def cli(self, *args: str) -> str:
         """Run a one-shot ``nudge`` command (workspace create, key create...) with the same
