@@ -11,7 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN useradd --create-home --uid 10001 nudge
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+# Owned by the app user: beat keeps its schedule file here.
 WORKDIR /srv/nudge
+RUN chown nudge:nudge /srv/nudge
 COPY --chown=nudge:nudge migrations ./migrations
 COPY --chown=nudge:nudge app ./app
 USER nudge

@@ -86,3 +86,46 @@ def test_exactly_one_beat_and_secret_required() -> None:
     raw = (ROOT / "docker-compose.yml").read_text()
     assert re.search(r"NUDGE_SECRET_KEY: \$\{NUDGE_SECRET_KEY:\?", raw), "the secret must be required"
     assert shlex.split("nudge beat") == SERVICES["beat"]["command"]
+
+
+def test_every_setting_is_documented() -> None:
+    documented = set(
+        re.findall(r"^\| `(NUDGE_[A-Z_]+)`", (ROOT / "docs/operations.md").read_text(), re.MULTILINE)
+    )
+    assert documented == SETTING_VARS, "the settings table of docs/operations.md lists every setting"
+
+
+def test_app_services_read_env_file_and_several_api_processes() -> None:
+    for name in ("migrate", "api", "worker", "beat"):
+        assert SERVICES[name]["build"] == ".", name
+        assert [f["path"] for f in SERVICES[name]["env_file"]] == [".env"], name
+    api = SERVICES["api"]["command"]
+    assert int(api[api.index("--workers") + 1]) > 1
+    assert SERVICES["migrate"]["restart"] == "no"
+
+
+def test_health_checks_fit_each_service() -> None:
+    """The image's own check probes the API on :8000; every other service from the image
+    brings its own or disables it, or it would be reported unhealthy forever."""
+    assert "/readyz" in " ".join(SERVICES["api"]["healthcheck"]["test"])
+    port = SERVICES["worker"]["environment"]["NUDGE_WORKER_METRICS_PORT"]
+    assert f"127.0.0.1:{port}/metrics" in " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    assert str(port) in SERVICES["worker"]["expose"]
+    for name in ("migrate", "beat"):
+        assert SERVICES[name]["healthcheck"] == {"disable": True}, name
+    for name in ("postgres", "redis", "mailpit"):
+        assert SERVICES[name]["healthcheck"]["test"], name
+
+
+def test_smtp_catcher_has_a_web_ui() -> None:
+    ports = {str(p).split(":")[1].split("/")[0] for p in SERVICES["mailpit"]["ports"]}
+    assert {"8025", "1025"} <= ports  # web UI and SMTP
+
+
+def test_dockerfile_is_slim_pinned_and_non_root() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert len(stages) >= 2, "multi-stage"
+    assert all(re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", s.split(" ")[0]) for s in stages), stages
+    users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
