@@ -1,7 +1,14 @@
 import json
 import logging
+import time
 
 import pytest
+from prometheus_client import REGISTRY
+
+from app.campaigns import service
+from app.campaigns.schemas import CampaignCreate
+from app.models.base import utcnow
+from tests.campaigns.helpers import Lanes, add_users, campaign_body
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -64,3 +71,76 @@ def test_request_id_is_generated_when_missing_or_unsafe(client):
     assert len(generated) == 32
     unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id\r\n"}).headers["x-request-id"]
     assert unsafe != "bad id"
+
+
+def _counter(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _launch(database, tenant, **overrides) -> Lanes:
+    with database.transaction(tenant.workspace_id) as session:
+        campaign = service.create(session, CampaignCreate.model_validate(campaign_body(**overrides)))
+        _, jobs = service.launch(session, campaign.id, now=utcnow())
+    lanes = Lanes(database)
+    lanes.emit(jobs)
+    return lanes
+
+
+@pytest.mark.smoke
+def test_dispatch_counts_outcomes_and_provider_errors(database, tenant):
+    add_users(
+        database,
+        tenant.workspace_id,
+        [
+            {"external_id": "a", "email": "a@example.com"},
+            {"external_id": "b", "email": "b@example.com"},
+            {"external_id": "c", "email": "c@example.com", "in_app_status": "unsubscribed"},
+        ],
+    )
+    sent = _counter("nudge_deliveries_total", channel="in_app", status="sent")
+    unsubscribed = _counter("nudge_deliveries_total", channel="in_app", status="suppressed:unsubscribed")
+    _launch(database, tenant).run(utcnow())
+    assert _counter("nudge_deliveries_total", channel="in_app", status="sent") == sent + 2
+    assert (
+        _counter("nudge_deliveries_total", channel="in_app", status="suppressed:unsubscribed")
+        == unsubscribed + 1
+    )
+
+    # Email without a provider (outside embedded mode, where the sandbox outbox takes it).
+    if database.is_postgres:
+        failed = _counter("nudge_deliveries_total", channel="email", status="failed")
+        missing = _counter("nudge_provider_errors_total", channel="email", reason="not_configured")
+        content = {"subject": "Hi", "html": "<p>Hi</p>"}
+        _launch(database, tenant, channel="email", variants=[{"key": "A", "content": content}]).run(utcnow())
+        assert _counter("nudge_deliveries_total", channel="email", status="failed") == failed + 3
+        assert (
+            _counter("nudge_provider_errors_total", channel="email", reason="not_configured") == missing + 3
+        )
+
+
+@pytest.mark.smoke
+def test_backlog_gauges_read_the_ledger(client, database, tenant):
+    text = client.get("/metrics").text
+    assert _sample_plain(text, "nudge_deliveries_due") == 0
+    assert _sample_plain(text, "nudge_delivery_lag_seconds") == 0
+    add_users(database, tenant.workspace_id, [{"external_id": f"u{n}"} for n in range(4)])
+    lanes = _launch(database, tenant)
+    # Planned, not dispatched: four rows are due and waiting.
+    [plan] = [job for job in lanes.jobs if job.name == "campaigns.plan_send"]
+    lanes.jobs = [plan]
+    lanes.run(utcnow(), limit=1)
+    time.sleep(0.05)
+    text = client.get("/metrics").text
+    assert _sample_plain(text, "nudge_deliveries_due") == 4
+    assert _sample_plain(text, "nudge_delivery_lag_seconds") >= 0.05
+    lanes.run(utcnow())
+    text = client.get("/metrics").text
+    assert _sample_plain(text, "nudge_deliveries_due") == 0
+    assert _sample_plain(text, "nudge_delivery_lag_seconds") == 0
+
+
+def _sample_plain(text: str, name: str) -> float:
+    """A sample without labels."""
+    values = [float(line.split(" ")[1]) for line in text.splitlines() if line.startswith(name + " ")]
+    assert len(values) == 1, f"{name}: {values}"
+    return values[0]

@@ -270,9 +270,12 @@ class Topology:
 
 
 @contextmanager
-def running(folder: Path, **options: object) -> Iterator[Topology]:
-    """A started :class:`Topology` for the block; if it fails to start, its logs are printed."""
-    topology = Topology(folder, **options)  # type: ignore[arg-type]
+def running(
+    folder: Path, *, env: dict[str, str] | None = None, redis_url: str | None = None
+) -> Iterator[Topology]:
+    """A started :class:`Topology` for the block, stopped after it; if starting or the block
+    raises, every process's log tail is printed first."""
+    topology = Topology(folder, env=env or {}, redis_url=redis_url)
     try:
         topology.start()
         yield topology
