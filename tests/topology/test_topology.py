@@ -148,6 +148,11 @@ def test_campaign_sent_exactly_once_through_separate_processes(topology: Topolog
     assert message_ids == sent
     assert {f"<{delivery_id}@acme.test>" for delivery_id, _, status, _ in ledger if status == "sent"} == sent
 
+    # One user's export (GDPR access request) holds their device and their delivery.
+    export = run.api.get(f"/v1/users/u{USERS - 1}/export").json()
+    assert [d["token"] for d in export["devices"]] == [f"token-{USERS - 1:04d}-" + "x" * 40]
+    assert [(d["channel"], d["status"]) for d in export["deliveries"]] == [("email", "sent")]
+
     # Beat's tick (a separate process, once a minute) marks the send, then the campaign, done.
     _wait(
         "campaign completed by the planner tick",
