@@ -10,19 +10,23 @@ test fails (the ``topology`` fixture does it).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import redis
+from sqlalchemy import create_engine, text
 
 from tests.fixtures.databases import TEST_SECRET, create_postgres_database, drop_postgres_database
 
@@ -30,6 +34,7 @@ SHARED_REDIS = "redis://127.0.0.1:6379"
 _CLAIM_KEY = "nudge:topology:claim"
 _CLAIM_TTL_S = 6 * 3600
 NUDGE = [sys.executable, "-m", "app"]
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -141,6 +146,18 @@ class Process:
         self.proc = None
 
 
+def wait_until(what: str, check: Callable[[], T | None], *, timeout: float = 120.0, every: float = 0.5) -> T:
+    """Poll ``check`` until it returns something truthy, and return that; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(every)
+
+
 def _log_says(*needles: str) -> Callable[[Process], bool]:
     return lambda p: any(n in p.output() for n in needles)
 
@@ -248,6 +265,36 @@ class Topology:
         if done.returncode != 0:
             raise RuntimeError(f"nudge {' '.join(args)} failed ({done.returncode}):\n{output}")
         return output
+
+    def create_workspace(self, name: str, *, timezone: str = "UTC") -> tuple[uuid.UUID, str]:
+        """A workspace made with ``nudge workspace create``, and a secret key for it made with
+        ``nudge key create`` (the CLI an operator uses); returns its id and the key."""
+        made = re.search(
+            r"^Workspace ([0-9a-f-]{36})$",
+            self.cli("workspace", "create", name, "--timezone", timezone),
+            re.M,
+        )
+        assert made, "no workspace id printed"
+        workspace_id = uuid.UUID(made[1])
+        key = re.search(
+            r"^secret key \S+: (\S+)$", self.cli("key", "create", "--workspace", str(workspace_id)), re.M
+        )
+        assert key, "no key printed"
+        return workspace_id, key[1]
+
+    def client(self, secret: str) -> httpx.Client:
+        """An HTTP client for the API, authenticated with ``secret`` (close it after use)."""
+        return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+
+    def query(self, sql: str, **params: object) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` read as the database owner (not held by row-level security): a
+        test's view of the ledger across workspaces."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()
 
     def logs(self, tail: int = 80) -> str:
         """The last ``tail`` lines of every process's log, to show when a test fails."""

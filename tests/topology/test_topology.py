@@ -6,7 +6,6 @@ every delivery is sent exactly once, and the metrics each process exposes say so
 from __future__ import annotations
 
 import email
-import re
 import time
 import uuid
 from collections import Counter
@@ -17,10 +16,9 @@ from email import policy
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, text
 
 from tests.channels.email.smtp_server import Handler, start_server
-from tests.topology.harness import Topology
+from tests.topology.harness import Topology, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,33 +39,6 @@ class Run:
     campaign_id: str
 
 
-def _workspace_id(output: str) -> uuid.UUID:
-    workspace = re.search(r"^Workspace ([0-9a-f-]{36})$", output, re.MULTILINE)
-    assert workspace, output
-    return uuid.UUID(workspace[1])
-
-
-def _sql(topology: Topology, query: str, **params: object) -> list[tuple]:  # type: ignore[type-arg]
-    """Read as the database owner (not held by row-level security): the test's view of the ledger."""
-    engine = create_engine(topology.database_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(query), params)]
-    finally:
-        engine.dispose()
-
-
-def _wait(what: str, check, timeout: float = 120.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.5)
-
-
 def _launch(api: httpx.Client, name: str) -> str:
     body = {
         "name": name,
@@ -85,8 +56,7 @@ def _launch(api: httpx.Client, name: str) -> str:
 
 
 def _statuses(topology: Topology, campaign_id: str) -> dict[str, int]:
-    rows = _sql(
-        topology,
+    rows = topology.query(
         "SELECT status, count(*) FROM deliveries WHERE campaign_id = :c GROUP BY status",
         c=campaign_id,
     )
@@ -97,13 +67,9 @@ def _statuses(topology: Topology, campaign_id: str) -> dict[str, int]:
 def run(topology: Topology) -> Iterator[Run]:
     """One campaign through the whole topology; the tests below look at what it left."""
     controller, smtp = start_server()
-    # Keys come from the CLI, as an operator installing Nudge would make them.
-    workspace_id = _workspace_id(
-        topology.cli("workspace", "create", "Topology", "--timezone", "Europe/Paris")
-    )
-    key = re.search(r"secret key \S+: (\S+)", topology.cli("key", "create", "--workspace", str(workspace_id)))
-    assert key, "no key printed"
-    api = httpx.Client(base_url=topology.api_url, headers={"Authorization": f"Bearer {key[1]}"}, timeout=30)
+    # The workspace and its key come from the CLI, as an operator installing Nudge makes them.
+    workspace_id, secret = topology.create_workspace("Topology", timezone="Europe/Paris")
+    api = topology.client(secret)
     smtp_settings = {
         "host": "127.0.0.1",
         "port": controller.port,
@@ -118,7 +84,7 @@ def run(topology: Topology) -> Iterator[Run]:
         device = {"platform": "fcm", "token": f"token-{n:04d}-" + "x" * 40}
         assert api.post(f"/v1/users/u{n}/devices", json=device).status_code == 200
     campaign_id = _launch(api, "spring")
-    _wait(
+    wait_until(
         "every delivery final",
         lambda: _statuses(topology, campaign_id) == {"sent": USERS - BOUNCES, "failed": BOUNCES},
     )
@@ -129,8 +95,7 @@ def run(topology: Topology) -> Iterator[Run]:
 
 def test_campaign_sent_exactly_once_through_separate_processes(topology: Topology, run: Run) -> None:
     assert {p.name for p in topology.processes.values() if p.alive} == {"api", "worker", "beat"}
-    ledger = _sql(
-        topology,
+    ledger = topology.query(
         "SELECT d.id, u.external_id, d.status, d.provider_id FROM deliveries d JOIN users u"
         " ON u.workspace_id = d.workspace_id AND u.id = d.user_id WHERE d.campaign_id = :c",
         c=run.campaign_id,
@@ -154,7 +119,7 @@ def test_campaign_sent_exactly_once_through_separate_processes(topology: Topolog
     assert [(d["channel"], d["status"]) for d in export["deliveries"]] == [("email", "sent")]
 
     # Beat's tick (a separate process, once a minute) marks the send, then the campaign, done.
-    _wait(
+    wait_until(
         "campaign completed by the planner tick",
         lambda: run.api.get(f"/v1/campaigns/{run.campaign_id}").json()["status"] == "completed",
         timeout=150,
@@ -211,7 +176,7 @@ def test_backlog_gauges_follow_a_stalled_dispatch(topology: Topology, run: Run) 
         samples = _scrape(f"{topology.api_url}/metrics")
         return samples if _value(samples, "nudge_deliveries_due") == USERS else None
 
-    first = _wait("deliveries planned", stalled, timeout=60)
+    first = wait_until("deliveries planned", stalled, timeout=60)
     assert _value(first, "nudge_queue_depth", queue="dispatch") >= 1
     time.sleep(1.5)
     later = _scrape(f"{topology.api_url}/metrics")
@@ -221,7 +186,7 @@ def test_backlog_gauges_follow_a_stalled_dispatch(topology: Topology, run: Run) 
     topology.restart("worker")
     # The bounced addresses were suppressed by the first campaign's 550s.
     final = {"sent": USERS - BOUNCES, "suppressed:address_suppressed": BOUNCES}
-    _wait("second campaign final", lambda: _statuses(topology, campaign_id) == final)
+    wait_until("second campaign final", lambda: _statuses(topology, campaign_id) == final)
     received = Counter(rcpt for message in run.smtp.messages for rcpt in message.rcpt_tos)
     assert received == {f"user{n}@example.com": 2 for n in range(BOUNCES, USERS)}
     drained = _scrape(f"{topology.api_url}/metrics")
