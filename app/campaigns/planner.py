@@ -25,7 +25,7 @@ from app.delivery import ledger
 from app.delivery.lanes import start_lanes
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
-from app.kit.metrics import PLANNER_TICK
+from app.kit.metrics import LEASES_RECLAIMED, PLANNER_TICK
 from app.kit.settings import Settings
 from app.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Send, SendStatus, Workspace
 
@@ -213,9 +213,11 @@ def reclaim_leases(database: Database, settings: Settings, report: TickReport, *
     )
     for workspace_id in {row.workspace_id for row in _candidates(database, expired)}:
         with database.transaction(workspace_id) as session:
-            report.reclaimed += ledger.reclaim_expired(
+            reclaimed = ledger.reclaim_expired(
                 session, workspace_id, now=now, max_attempts=settings.dispatch_max_attempts
             )
+        report.reclaimed += reclaimed
+        LEASES_RECLAIMED.inc(reclaimed)
 
 
 def _has_due_rows(session: Session, send_id: uuid.UUID, now: datetime) -> bool:

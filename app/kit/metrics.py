@@ -39,6 +39,9 @@ PROVIDER_ERRORS = Counter(
     "Messages a provider refused (rejected), asked to retry (transient), or could not take (not_configured)",
     ["channel", "reason"],
 )
+LEASES_RECLAIMED = Counter(
+    "nudge_leases_reclaimed_total", "Deliveries taken back from a claim whose lease ran out (a lost worker)"
+)
 PLANNER_TICK = Histogram(
     "nudge_planner_tick_seconds",
     "Duration of one planner tick",

@@ -63,6 +63,8 @@ def test_cancel_marks_queued_rows_cancelled(tuned, tenant, recording):
 def test_rows_of_a_dead_claim_are_reclaimed_and_sent_once(tuned, tenant, recording):
     from datetime import timedelta
 
+    from prometheus_client import REGISTRY
+
     from app.delivery import ledger
 
     database = tuned(dispatch_chunk_size=10, dispatch_lease_s=5.0)
@@ -81,7 +83,9 @@ def test_rows_of_a_dead_claim_are_reclaimed_and_sent_once(tuned, tenant, recordi
         )
     lanes.run(T0)  # the live lanes continue past the dead claim
     assert statuses(database, ws) == {"sent": 20, "sending": 10}
+    reclaimed = REGISTRY.get_sample_value("nudge_leases_reclaimed_total") or 0
     lanes.settle(T0 + timedelta(seconds=6))  # lease expired: back to queued, behind no lane
+    assert REGISTRY.get_sample_value("nudge_leases_reclaimed_total") == reclaimed + 10
     lanes.settle(T0 + timedelta(minutes=2))  # the lanes went quiet: the planner restarts them
     assert statuses(database, ws) == {"sent": 30}
     assert {m.delivery_id for m in recording.messages} >= {d.id for d in dead}
