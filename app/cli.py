@@ -60,6 +60,17 @@ def _share_metrics_between_processes() -> None:
     os.makedirs(folder, exist_ok=True)
 
 
+def _serve_worker_metrics(port: int) -> None:
+    """/metrics for the worker's own counters on ``port``, summed over its pool processes
+    (they are forked later, and write their samples to the shared folder)."""
+    _share_metrics_between_processes()  # before anything imports the metrics
+    from prometheus_client import start_http_server
+
+    from app.kit.metrics import process_registry
+
+    start_http_server(port, registry=process_registry())
+
+
 def _embedded_setup() -> None:
     """First start on SQLite: migrate, then make a demo workspace so there is something to see."""
     from sqlalchemy import select
@@ -95,6 +106,9 @@ def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues")] = "default,dispatch",
 ) -> None:
     """Run a Celery worker (needs NUDGE_BROKER_URL)."""
+    port = get_settings().worker_metrics_port
+    if port is not None:
+        _serve_worker_metrics(port)
     from app.worker.celery_app import create_celery
 
     create_celery().worker_main(

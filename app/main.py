@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.delivery import backlog
 from app.kit import error_handlers
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.db import Database
@@ -62,6 +63,7 @@ def create_app(
     app.state.sink = sink
     app.state.worker = worker
     error_handlers.install(app)
+    backlog.register(database)
     # Outermost last: the body limit wraps the unit of work so an oversized body rolls back;
     # the request context wraps everything so every answer is measured and logged.
     app.add_middleware(UnitOfWorkMiddleware, database=database, sink=sink)

@@ -25,6 +25,7 @@ from app.delivery import ledger
 from app.delivery.lanes import start_lanes
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
+from app.kit.metrics import PLANNER_TICK
 from app.kit.settings import Settings
 from app.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Send, SendStatus, Workspace
 
@@ -297,11 +298,12 @@ def finish(database: Database, report: TickReport, *, now: datetime) -> None:
 
 def tick(database: Database, settings: Settings, emit: Emit, *, now: datetime) -> TickReport:
     report = TickReport()
-    create_occurrences(database, emit, report, now=now)
-    plan_due_sends(database, settings, emit, report, now=now)
-    reclaim_leases(database, settings, report, now=now)
-    restart_stalled(database, settings, emit, report, now=now)
-    finish(database, report, now=now)
+    with PLANNER_TICK.time():
+        create_occurrences(database, emit, report, now=now)
+        plan_due_sends(database, settings, emit, report, now=now)
+        reclaim_leases(database, settings, report, now=now)
+        restart_stalled(database, settings, emit, report, now=now)
+        finish(database, report, now=now)
     return report
 
 

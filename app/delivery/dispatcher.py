@@ -33,6 +33,7 @@ from app.campaigns.audience import effective_zone
 from app.channels.base import Channel, OutboundMessage, Outcome, SendResult
 from app.channels.feedback import apply_feedback
 from app.delivery import caps, channels, compose, ledger, recipients
+from app.delivery import metrics as dispatch_metrics
 from app.delivery.compose import Pending
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
@@ -329,10 +330,12 @@ def dispatch_chunk(
         channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
         if channel is None:
             decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
+            dispatch_metrics.record_not_configured(setup.campaign.channel, len(claimed))
         else:
             decided = _decide(session, setup, claimed, buckets, now=now)
         ledger.write(session, workspace_id, lease_until, decided.outcomes)
         _count(report, decided.outcomes)
+        dispatch_metrics.record_outcomes(setup.campaign.channel, decided.outcomes)
         content = compose.compile_chunk(session, setup.campaign, decided.sendable)
 
     links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
@@ -351,6 +354,8 @@ def dispatch_chunk(
     with database.transaction(workspace_id) as session:
         report.lost = len(outcomes) - ledger.write(session, workspace_id, lease_until, outcomes)
         apply_feedback(session, messages, results)
+        dispatch_metrics.record_outcomes(setup.campaign.channel, outcomes)
+        dispatch_metrics.record_provider_errors(setup.campaign.channel, results)
         if not (full or waits):
             return report, []  # nothing due is left; the planner starts lanes when more is
         touch(session, send_id, now)

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     event_retention_days: int | None = Field(
         default=None, ge=1, description="Delete events received more than this many days ago. Unset: keep."
     )
+    delivery_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Delete delivery ledger rows (and the in-app messages they made) created more "
+        "than this many days ago. Unset: keep.",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`nudge worker` serves Prometheus /metrics on this port (its dispatch and planner "
+        "counters, summed over its pool processes). Unset: not served.",
+    )
     public_signup: bool = Field(
         default=True,
         description="Anyone may create an account and a workspace at /dashboard/signup. Turn off on a "

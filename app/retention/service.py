@@ -1,12 +1,13 @@
 """Retention: delete old rows in small batches, walking the primary key.
 
-Ids are UUIDv7, ordered by the time they were made, so "received before T" is a range on
-``(workspace_id, id)`` — the primary key — and needs no extra index on the hot ingest table.
+Ids are UUIDv7, ordered by the time they were made, so "made before T" is a range on
+``(workspace_id, id)`` — the primary key — and needs no extra index on the hot tables.
 At very large volumes, monthly partitions dropped whole are cheaper still (docs/operations.md).
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -14,19 +15,51 @@ from sqlalchemy.orm import Session
 
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7_floor
-from app.models import Event
+from app.models import Delivery, DeliveryStatus, Event, InboxItem
 
 BATCH = 5000
+# Rows still owed a send are never purged, however old: the ledger's promise comes first.
+_UNFINISHED = (DeliveryStatus.queued, DeliveryStatus.sending)
+
+
+def _boundary(before: datetime) -> uuid.UUID:
+    return uuid7_floor(int(before.timestamp() * 1000))
 
 
 def purge_events_batch(session: Session, received_before: datetime) -> int:
     """Delete up to BATCH of the workspace's events received before ``received_before``."""
-    boundary = uuid7_floor(int(received_before.timestamp() * 1000))
     oldest = (
         select(Event.id)
-        .where(Event.workspace_id == current_workspace(session), Event.id < boundary)
+        .where(Event.workspace_id == current_workspace(session), Event.id < _boundary(received_before))
         .order_by(Event.id)
         .limit(BATCH)
     )
     result = session.execute(delete(Event).where(Event.id.in_(oldest.scalar_subquery())))
+    return result.rowcount or 0
+
+
+def purge_deliveries_batch(session: Session, created_before: datetime) -> int:
+    """Delete up to BATCH of the workspace's finished deliveries created before
+    ``created_before``, with the in-app messages they made."""
+    workspace_id = current_workspace(session)
+    ids = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(
+                Delivery.workspace_id == workspace_id,
+                Delivery.id < _boundary(created_before),
+                Delivery.status.not_in(_UNFINISHED),
+            )
+            .order_by(Delivery.id)
+            .limit(BATCH)
+        )
+    )
+    if not ids:
+        return 0
+    session.execute(
+        delete(InboxItem).where(InboxItem.workspace_id == workspace_id, InboxItem.delivery_id.in_(ids))
+    )
+    result = session.execute(
+        delete(Delivery).where(Delivery.workspace_id == workspace_id, Delivery.id.in_(ids))
+    )
     return result.rowcount or 0

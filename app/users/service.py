@@ -118,6 +118,18 @@ def list_users(
     return users[:limit], next_cursor
 
 
+# Every table holding rows about one user, by ``user_id``: exported and erased together.
+_USER_ROWS: dict[str, type[Any]] = {
+    "events": Event,
+    "devices": Device,
+    "deliveries": Delivery,
+    "inbox_items": InboxItem,
+    "engagements": Engagement,
+    "preferences": Preference,
+    "trigger_entries": TriggerEntry,
+}
+
+
 def erase(session: Session, external_id: str) -> tuple[int, int]:
     """Erase a user and every row holding their id (events, devices, deliveries, inbox,
     engagements, preferences, trigger and frequency state); keep only anonymous counts.
@@ -125,7 +137,7 @@ def erase(session: Session, external_id: str) -> tuple[int, int]:
     user = get(session, external_id)
     events = session.scalar(select(func.count()).select_from(Event).where(Event.user_id == user.id)) or 0
     devices = session.scalar(select(func.count()).select_from(Device).where(Device.user_id == user.id)) or 0
-    for table in (Event, Device, Delivery, InboxItem, Engagement, Preference, TriggerEntry):
+    for table in _USER_ROWS.values():
         session.execute(delete(table).where(table.user_id == user.id))
     session.execute(delete(FrequencyState).where(FrequencyState.id == user.id))  # keyed by the user id
     session.delete(user)
@@ -137,15 +149,16 @@ def erase(session: Session, external_id: str) -> tuple[int, int]:
 
 
 def export(session: Session, external_id: str) -> dict[str, Any]:
-    """Everything stored about one user (data-subject access), as plain JSON-ready values."""
+    """Everything stored about one user (data-subject access), as plain JSON-ready values:
+    the same rows ``erase`` deletes, each list oldest first (ids are time-ordered)."""
     user = get(session, external_id)
-    devices = session.scalars(select(Device).where(Device.user_id == user.id).order_by(Device.created_at))
-    events = session.scalars(select(Event).where(Event.user_id == user.id).order_by(Event.occurred_at))
-    return {
-        "user": _columns(user),
-        "devices": [_columns(d) for d in devices],
-        "events": [_columns(e) for e in events],
-    }
+    exported: dict[str, Any] = {"user": _columns(user)}
+    for key, table in _USER_ROWS.items():
+        rows = session.scalars(select(table).where(table.user_id == user.id).order_by(table.id))
+        exported[key] = [_columns(row) for row in rows]
+    frequency = session.get(FrequencyState, (user.workspace_id, user.id))
+    exported["frequency_state"] = _columns(frequency) if frequency is not None else None
+    return exported
 
 
 def _columns(row: Any) -> dict[str, Any]:

@@ -4,12 +4,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from app.campaigns import service
+from app.campaigns.schemas import CampaignCreate
 from app.kit.ids import uuid7_floor
 from app.kit.jobs import Job
-from app.models import Event
+from app.models import Delivery, Event, InboxItem
 from app.models.base import utcnow
-from app.retention.service import purge_events_batch
+from app.retention.service import purge_deliveries_batch, purge_events_batch
 from app.worker.inprocess import InProcessWorker
+from tests.campaigns.helpers import Lanes, add_users, campaign_body
 
 
 def _track(client, tenant, n, user="u1"):
@@ -20,13 +23,16 @@ def _track(client, tenant, n, user="u1"):
     )
 
 
-def _age_events(database, tenant, days):
-    """Rewrite ids so the events look received ``days`` ago (ids encode receive time)."""
+def _aged(row_id, days):
+    """The id ``row_id`` would have had ``days`` ago (ids encode when they were made)."""
     floor = uuid7_floor(int((utcnow() - timedelta(days=days)).timestamp() * 1000)).int
+    return uuid.UUID(int=floor | (row_id.int & ((1 << 62) - 1)))  # keep the random bits
+
+
+def _age_events(database, tenant, days):
     with database.transaction(tenant.workspace_id) as session:
         for event_id in list(session.scalars(select(Event.id))):
-            aged = uuid.UUID(int=floor | (event_id.int & ((1 << 62) - 1)))  # keep the random bits
-            session.execute(update(Event).where(Event.id == event_id).values(id=aged))
+            session.execute(update(Event).where(Event.id == event_id).values(id=_aged(event_id, days)))
 
 
 def _count(database, tenant):
@@ -50,9 +56,10 @@ def test_retention_task_uses_the_setting(client, database, tenant, settings, mon
     _track(client, tenant, 12)
     _age_events(database, tenant, 10)
     worker = InProcessWorker(database)
-    assert worker.run_now(Job("retention.purge")) == 0  # retention unset: keep everything
+    # Retention unset: keep everything.
+    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 0}
     monkeypatch.setattr(database, "settings", settings.model_copy(update={"event_retention_days": 7}))
-    assert worker.run_now(Job("retention.purge")) == 12
+    assert worker.run_now(Job("retention.purge")) == {"events": 12, "deliveries": 0}
     assert _count(database, tenant) == 0
 
 
@@ -69,4 +76,83 @@ def test_export_holds_everything_about_one_user(client, tenant):
     assert body["user"]["attributes"] == {"plan": "pro"}
     assert [d["token"] for d in body["devices"]] == ["f" * 40]
     assert len(body["events"]) == 3
+    assert body["deliveries"] == body["inbox_items"] == body["engagements"] == []
+
+
+def test_export_holds_the_user_messages(client, database, tenant):
+    headers = tenant.secret_headers
+    client.put("/v1/users/ex2", json={"email": "ex2@example.com"}, headers=headers)
+    client.post("/v1/users/ex2/devices", json={"platform": "apns", "token": "a" * 64}, headers=headers)
+    _in_app_campaign(database, tenant, 2, existing=["ex2"])
+    body = client.get("/v1/users/ex2/export", headers=headers).json()
+    [delivery] = body["deliveries"]
+    assert delivery["channel"] == "in_app" and delivery["status"] == "sent"
+    [item] = body["inbox_items"]
+    assert item["delivery_id"] == delivery["id"] and item["content"]["body"] == "Sale!"
+    assert [d["platform"] for d in body["devices"]] == ["apns"]
+    assert body["preferences"] == body["trigger_entries"] == []
+    assert body["frequency_state"] is None  # no frequency cap set
     assert client.get("/v1/users/nobody/export", headers=headers).status_code == 404
+
+
+def _in_app_campaign(database, tenant, users, *, existing=()):
+    """An in-app campaign sent to ``users`` new users (and the ``existing`` ones): one delivery
+    and one inbox item each."""
+    ws = tenant.workspace_id
+    batch = uuid.uuid4().hex[:8]
+    external_ids = [f"{batch}-{i}" for i in range(users)]
+    add_users(database, ws, [{"external_id": external_id} for external_id in external_ids])
+    audience = {"type": "users", "external_ids": [*external_ids, *existing]}
+    with database.transaction(ws) as session:
+        campaign = service.create(session, CampaignCreate.model_validate(campaign_body(audience=audience)))
+        _, jobs = service.launch(session, campaign.id, now=utcnow())
+    lanes = Lanes(database)
+    lanes.emit(jobs)
+    lanes.run(utcnow())
+
+
+def _age_deliveries(database, tenant, days, *, leave_queued=0):
+    """Make every delivery (and its inbox item) look ``days`` old; ``leave_queued`` of them are
+    put back to ``queued``, as if still owed a send."""
+    with database.transaction(tenant.workspace_id) as session:
+        for n, delivery_id in enumerate(list(session.scalars(select(Delivery.id).order_by(Delivery.id)))):
+            aged = _aged(delivery_id, days)
+            status = {"status": "queued"} if n < leave_queued else {}
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(id=aged, **status))
+            session.execute(
+                update(InboxItem).where(InboxItem.delivery_id == delivery_id).values(delivery_id=aged)
+            )
+
+
+def _ledger(database, tenant):
+    with database.transaction(tenant.workspace_id) as session:
+        deliveries = dict(
+            session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+        )
+        return deliveries, session.scalar(select(func.count()).select_from(InboxItem))
+
+
+@pytest.mark.smoke
+def test_delivery_purge_keeps_recent_unfinished_and_other_workspaces(database, tenant, other_tenant):
+    _in_app_campaign(database, tenant, 6)
+    _age_deliveries(database, tenant, 40, leave_queued=1)
+    _in_app_campaign(database, tenant, 2)  # recent
+    _in_app_campaign(database, other_tenant, 3)
+    _age_deliveries(database, other_tenant, 40)
+    assert _ledger(database, tenant) == ({"sent": 7, "queued": 1}, 8)
+    with database.transaction(tenant.workspace_id) as session:
+        assert purge_deliveries_batch(session, utcnow() - timedelta(days=30)) == 5
+    # The old queued row is still owed a send, so it stays, with its inbox item.
+    assert _ledger(database, tenant) == ({"sent": 2, "queued": 1}, 3)
+    assert _ledger(database, other_tenant) == ({"sent": 3}, 3)
+
+
+def test_retention_task_purges_deliveries_by_setting(database, tenant, settings, monkeypatch):
+    _in_app_campaign(database, tenant, 4)
+    _age_deliveries(database, tenant, 10)
+    worker = InProcessWorker(database)
+    monkeypatch.setattr(database, "settings", settings.model_copy(update={"delivery_retention_days": 30}))
+    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 0}
+    monkeypatch.setattr(database, "settings", settings.model_copy(update={"delivery_retention_days": 7}))
+    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 4}
+    assert _ledger(database, tenant) == ({}, 0)
