@@ -138,7 +138,8 @@ def _acknowledged(api: httpx.Client, body: dict, deadline_s: float = 45.0) -> di
 
 
 class Ingest:
-    """Client threads posting batches of events, each until acknowledged; records what was."""
+    """Client threads posting batches of events, each until acknowledged; records what was.
+    The events are the recipients' own, so no user appears in a later campaign's audience."""
 
     def __init__(
         self, api: httpx.Client, prefix: str, batches: int, size: int = 50, threads: int = 4
@@ -147,7 +148,7 @@ class Ingest:
         bodies = [
             {
                 "events": [
-                    {"user_id": f"u{i % 40}", "name": "tap", "message_id": f"{prefix}-{b}-{i}"}
+                    {"user_id": f"r{i % 40}", "name": "tap", "message_id": f"{prefix}-{b}-{i}"}
                     for i in range(size)
                 ]
             }
@@ -250,7 +251,15 @@ def _dispatch_through(
                     topology.restart(name_)
         return not pending and counts == {"sent": USERS}
 
-    _wait("every delivery sent", step, timeout=60)
+    try:
+        _wait("every delivery sent", step, timeout=60)
+    except AssertionError:
+        errors = _sql(
+            topology,
+            "SELECT status, error, count(*) FROM deliveries WHERE campaign_id = :c GROUP BY 1, 2",
+            c=campaign_id,
+        )
+        raise AssertionError(f"not all sent: {errors}; faults left: {len(pending)}") from None
     ledger = _sql(
         topology, "SELECT id, provider_id, attempts FROM deliveries WHERE campaign_id = :c", c=campaign_id
     )
