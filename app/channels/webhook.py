@@ -52,6 +52,10 @@ class TargetRefused(Exception):
     """The URL is not one Nudge may call."""
 
 
+class Unresolvable(TargetRefused):
+    """The URL's host has no address (now)."""
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"v1={digest}"
@@ -67,15 +71,24 @@ async def vetted_address(url: str, *, allow_private: bool) -> str:
             parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
         )
     except OSError as exc:
-        raise TargetRefused(f"cannot resolve {parts.hostname}: {exc}") from None
+        raise Unresolvable(f"cannot resolve {parts.hostname}: {exc}") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses:
-        raise TargetRefused(f"{parts.hostname} has no address")
+        raise Unresolvable(f"{parts.hostname} has no address")
     if not allow_private:
         for address in addresses:
             if not address.is_global or address.is_multicast:
                 raise TargetRefused(f"{parts.hostname} resolves to a non-public address ({address})")
     return str(addresses[0])
+
+
+async def vet_at_save(url: str, *, allow_private: bool) -> None:
+    """Refuse, when the URL is saved, a target already known to be non-public. A name that
+    does not resolve yet passes: every send checks the target again."""
+    try:
+        await vetted_address(url, allow_private=allow_private)
+    except Unresolvable:
+        return
 
 
 class WebhookChannel:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
 from app.auth.dependencies import SecretKey
+from app.channels.webhook import TargetRefused, vet_at_save
 from app.credentials import service
 from app.credentials.crypto import CredentialBox
 from app.credentials.schemas import MODELS
@@ -63,6 +64,12 @@ async def set_provider(
         first = exc.errors()[0]
         where = field_path(first["loc"]) if first["loc"] else "body"
         raise Invalid(f"{where}: {first['msg']}", field=where) from None
+    if provider == "webhook":
+        allow_private = request.app.state.settings.webhook_allow_private_targets
+        try:
+            await vet_at_save(str(values.url), allow_private=allow_private)
+        except TargetRefused as exc:
+            raise Invalid(f"url: {exc}", field="url") from None
     return service.save(session, _box(request), provider, values)
 
 

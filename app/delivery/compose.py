@@ -4,6 +4,7 @@ for every user in one query, then rendered per user (with signed links for email
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,11 @@ from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
 from app.templating.content import CompiledContent, compile_content
 from app.templating.context import UserFacts, load_facts, render_context
 from app.tracking.links import LinkTarget, TrackingLinks
+
+# Renders of one variant allowed to time out in a chunk before its other users are put back
+# unrendered: a runaway template would otherwise cost a render deadline per recipient, and a
+# chunk of them would outlive its lease.
+TIMEOUTS_PER_VARIANT = 3
 
 
 @dataclass
@@ -62,14 +68,19 @@ def messages(
     content: ChunkContent,
     links: TrackingLinks | None,
 ) -> tuple[list[OutboundMessage], list[SendResult], list[ledger.Outcome]]:
-    """The messages to send; renders that timed out (retried like a busy provider); renders
-    that failed for good."""
+    """The messages to send; renders that timed out (retried like a busy provider, and so
+    failed after the last attempt); renders that failed for good."""
     topic = category(campaign)
     found: list[OutboundMessage] = []
     timed_out: list[SendResult] = []
     failures: list[ledger.Outcome] = []
+    timeouts: Counter[str] = Counter()
+    last_timeout: dict[str, str] = {}
     for p in pending:
         compiled = content.variants[p.variant]
+        if timeouts[p.variant] >= TIMEOUTS_PER_VARIANT:
+            timed_out.append(SendResult(p.row.id, Outcome.retry, error=last_timeout[p.variant]))
+            continue
         target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
         try:
             if isinstance(compiled, Invalid):
@@ -83,7 +94,9 @@ def messages(
             context["campaign"] = {"name": campaign.name}
             rendered = compiled.render(context)
         except RenderTimedOut as exc:
-            timed_out.append(SendResult(p.row.id, Outcome.retry, error=f"render: {exc}"))
+            timeouts[p.variant] += 1
+            last_timeout[p.variant] = f"render: {exc} (variant {p.variant})"
+            timed_out.append(SendResult(p.row.id, Outcome.retry, error=last_timeout[p.variant]))
             continue
         except RenderFailed as exc:  # one user's data broke a template: only their delivery fails
             failures.append(

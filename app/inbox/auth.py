@@ -15,8 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.auth.service import find_active_key
 from app.kit.db import scope_to_workspace
@@ -44,7 +46,10 @@ class InboxReader:
     external_id: str
 
 
-def inbox_reader(request: Request) -> InboxReader:
+async def inbox_reader(request: Request) -> InboxReader:
+    """Waits for the request's database turn on the event loop like every other route: a
+    connection taken in a worker thread without one could leave the pool empty while the
+    requests holding it wait for a thread."""
     headers, query = request.headers, request.query_params
     scheme, _, bearer = headers.get("authorization", "").partition(" ")
     key = bearer.strip() if scheme.lower() == "bearer" else query.get("key", "")
@@ -52,14 +57,20 @@ def inbox_reader(request: Request) -> InboxReader:
     signature = headers.get("x-nudge-user-signature") or query.get("signature") or ""
     if not key:
         raise Unauthorized("send a publishable key as 'Authorization: Bearer KEY' or ?key=", field="key")
-    session = unit_of_work(request).session
+    uow = unit_of_work(request)
+    await uow.reserve()
+    settings = request.app.state.settings
+    return await anyio.to_thread.run_sync(_reader, uow.session, settings, key, external_id, signature)
+
+
+def _reader(session: Session, settings: Settings, key: str, external_id: str, signature: str) -> InboxReader:
     auth = find_active_key(session, key)
     if auth is None:
         raise Unauthorized("unknown or revoked API key", field="key")
     if not external_id:
         raise Unauthorized("name the user with X-Nudge-User or ?user=", field="user")
     if not auth.is_secret:
-        expected = user_signature(request.app.state.settings, auth.workspace_id, external_id)
+        expected = user_signature(settings, auth.workspace_id, external_id)
         if not hmac.compare_digest(expected, signature.lower()):
             raise Forbidden("the user signature does not match", field="signature")
     scope_to_workspace(session, auth.workspace_id)

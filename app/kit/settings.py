@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     dispatch_stall_s: float = Field(
         default=60.0, ge=1, description="Queued rows with no lane activity this long get new lanes"
     )
+    planner_tick_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How often beat runs the planner's tick (due sends, expired leases, stalled lanes)",
+    )
     log_channel_path: Path | None = Field(
         default=None, description="Where the log sink channel appends one JSON line per message"
     )

@@ -18,6 +18,8 @@ from app.kit.settings import Settings, get_settings
 from app.worker.registry import TaskContext, TaskSpec, load_all
 
 _state: dict[str, Any] = {}
+# Periodic tasks whose interval is a setting rather than the registry's default.
+_EVERY_SETTING = {"campaigns.tick": "planner_tick_s"}
 
 
 class CelerySink:
@@ -44,6 +46,11 @@ def _register(celery: Celery, spec: TaskSpec) -> None:
     celery.task(name=spec.name, queue=spec.queue)(run)
 
 
+def _every(spec: TaskSpec, settings: Settings) -> float | None:
+    setting = _EVERY_SETTING.get(spec.name)
+    return float(getattr(settings, setting)) if setting else spec.every_s
+
+
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     if settings.broker_url is None:
@@ -66,7 +73,11 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_ignore_result=True,
         worker_hijack_root_logger=False,
         beat_schedule={
-            spec.name: {"task": spec.name, "schedule": spec.every_s, "options": {"queue": spec.queue}}
+            spec.name: {
+                "task": spec.name,
+                "schedule": _every(spec, settings),
+                "options": {"queue": spec.queue},
+            }
             for spec in load_all().values()
             if spec.every_s
         },

@@ -165,3 +165,25 @@ def test_embedded_mode_uses_the_sandbox_providers(tmp_path, database, tenant):
     assert [r.outcome for r in results] == [Outcome.sent, Outcome.sent]
     assert (tmp_path / "outbox" / f"{email_message.delivery_id}.eml").read_bytes().startswith(b"From: ")
     assert str(push_message.delivery_id) in (tmp_path / "outbox" / "push.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fd00::1]/hook",
+    ],
+)
+def test_webhook_urls_aimed_at_private_networks_are_refused_when_saved(client, tenant, url, api):
+    body = {"url": url, "secret": "whsec_0123456789abcdef"}
+    r = client.put("/v1/providers/webhook", json=body, headers=tenant.secret_headers)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "url", r.text
+    assert "non-public address" in r.json()["error"]["message"]
+    assert client.get("/v1/providers", headers=tenant.secret_headers).json() == {}
+    # A single-host setup may allow them.
+    api.state.settings = api.state.settings.model_copy(update={"webhook_allow_private_targets": True})
+    assert client.put("/v1/providers/webhook", json=body, headers=tenant.secret_headers).status_code == 200

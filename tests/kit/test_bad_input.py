@@ -274,3 +274,14 @@ def test_no_event_causes_a_500(client, tenant, item):
     body = json.dumps({"events": [item]}).encode()
     response = send(client, tenant, "POST", "/v1/events/batch", body)
     assert response.status_code < 500, (item, response.text)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [*BODY_ROUTES, ("POST", "/v1/segments/preview"), ("POST", "/v1/campaigns")]
+)
+def test_nesting_a_parser_would_recurse_on_is_400(client, tenant, owner_engine, method, path):
+    """100,000 levels: refused by the parser's depth limit before any recursion in Python."""
+    deep = b'{"a": ' * 100_000 + b"1" + b"}" * 100_000
+    error = error_of(send(client, tenant, method, path, deep), 400)
+    assert (error["code"], error["field"]) == ("invalid_json", "body")
+    assert_nothing_stored(owner_engine, tenant)

@@ -28,7 +28,12 @@ import httpx
 import redis
 from sqlalchemy import create_engine, text
 
-from tests.fixtures.databases import TEST_SECRET, create_postgres_database, drop_postgres_database
+from tests.fixtures.databases import (
+    PG_ADMIN_URL,
+    TEST_SECRET,
+    create_postgres_database,
+    drop_postgres_database,
+)
 
 SHARED_REDIS = "redis://127.0.0.1:6379"
 _CLAIM_KEY = "nudge:topology:claim"
@@ -178,11 +183,13 @@ class Topology:
 
     ``env`` adds or overrides ``NUDGE_*`` variables for every process; ``redis_url`` points
     at another Redis (e.g. a private ``redis-server`` a test may kill) instead of claiming one
-    on the shared server."""
+    on the shared server; ``postgres_admin_url`` another Postgres server (e.g. a throwaway
+    cluster a test restarts) to create the database on."""
 
     folder: Path
     env: dict[str, str] = field(default_factory=dict)
     redis_url: str | None = None
+    postgres_admin_url: str = PG_ADMIN_URL
     api_workers: int = 2
     worker_concurrency: int = 2
     database_url: str = ""
@@ -223,7 +230,7 @@ class Topology:
         self.folder.mkdir(parents=True, exist_ok=True)
         if self.redis_url is None:
             self.redis_url, self._redis_claim = claim_redis_db()
-        self.database_url = create_postgres_database()
+        self.database_url = create_postgres_database(self.postgres_admin_url)
         self.api_port, self.worker_metrics_port = free_port(), free_port()
         env = self.process_env
         specs = {
@@ -311,7 +318,7 @@ class Topology:
             if name in self.processes:
                 self.processes[name].stop()
         if self.database_url:
-            drop_postgres_database(self.database_url)
+            drop_postgres_database(self.database_url, self.postgres_admin_url)
         if self.redis_url and self._redis_claim:
             release_redis_db(self.redis_url, self._redis_claim)
 

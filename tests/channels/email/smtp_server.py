@@ -1,5 +1,8 @@
 """A real SMTP server (aiosmtpd) in this process: STARTTLS, AUTH, and scripted refusals by
-recipient local part (``bounce@`` 550, ``later@`` 451, ``dropper@`` closes the connection)."""
+recipient local part: ``bounce@`` 550, ``later@`` 451, ``dropper@`` closes the connection at
+RCPT; once per address, then accepted: ``greylist@`` 451, ``cutoff@`` reads the whole message
+and closes the connection before answering (the client cannot know whether it was queued; the
+copy is kept in ``cut``)."""
 
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ class Received:
 @dataclass
 class Handler:
     messages: list[Received] = field(default_factory=list)
+    cut: list[Received] = field(default_factory=list)
     peers: set[tuple[str, int]] = field(default_factory=set)
+    seen_once: set[str] = field(default_factory=set)
 
     @property
     def connections(self) -> int:
@@ -43,19 +48,30 @@ class Handler:
         if local == "dropper":
             server.transport.close()
             return "421 closing"
+        if local == "greylist" and self._first_time(address):
+            return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def _first_time(self, address: str) -> bool:
+        first = address not in self.seen_once
+        self.seen_once.add(address)
+        return first
+
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.messages.append(
-            Received(
-                envelope.mail_from,
-                list(envelope.rcpt_tos),
-                envelope.original_content or envelope.content,
-                session.ssl is not None,
-                bool(session.authenticated),
-            )
+        received = Received(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            envelope.original_content or envelope.content,
+            session.ssl is not None,
+            bool(session.authenticated),
         )
+        cutoff = [a for a in envelope.rcpt_tos if a.startswith("cutoff@")]
+        if cutoff and self._first_time(cutoff[0]):
+            self.cut.append(received)
+            server.transport.close()
+            return "421 closing"
+        self.messages.append(received)
         return "250 2.0.0 Ok: queued"
 
 

@@ -4,7 +4,8 @@ real error bodies, chosen by the device token's prefix:
 
 ``dead-`` 404 UNREGISTERED, ``badtoken-`` 400 INVALID_ARGUMENT about the token,
 ``badcontent-`` 400 INVALID_ARGUMENT about the payload, ``busy-`` 429 QUOTA_EXCEEDED once,
-``down-`` 503 UNAVAILABLE once; anything else is accepted (and recorded)."""
+``down-`` 503 UNAVAILABLE once, ``sick-`` 503 UNAVAILABLE always (each with ``retry_after``);
+anything else is accepted (and recorded)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class FcmStandIn:
     exchanges: int = 0
     accepted: list[dict] = field(default_factory=list)
     seen_once: set[str] = field(default_factory=set)
+    retry_after: str = "7"
     _counter: itertools.count = field(default_factory=itertools.count)
 
     def service_account(self) -> dict:
@@ -138,15 +140,16 @@ class FcmStandIn:
                     [violation],
                 ),
             )
-        for prefix, status, name, code in (
-            ("busy-", 429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"),
-            ("down-", 503, "UNAVAILABLE", "UNAVAILABLE"),
+        for prefix, status, name, code, always in (
+            ("busy-", 429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", False),
+            ("down-", 503, "UNAVAILABLE", "UNAVAILABLE", False),
+            ("sick-", 503, "UNAVAILABLE", "UNAVAILABLE", True),
         ):
-            if token.startswith(prefix) and token not in self.seen_once:
+            if token.startswith(prefix) and (always or token not in self.seen_once):
                 self.seen_once.add(token)
                 return (
                     status,
-                    {**headers, "retry-after": "7"},
+                    {**headers, "retry-after": self.retry_after},
                     _fcm_error(status, name, "The service is busy.", code),
                 )
         self.accepted.append(message)

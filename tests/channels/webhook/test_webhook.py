@@ -1,6 +1,7 @@
 import asyncio
 import hashlib
 import hmac
+import socket
 import time
 import uuid
 
@@ -110,3 +111,38 @@ def test_private_and_loopback_targets_are_refused_by_default():
             (result,) = _send(url, [_message()], allow_private=False)
             assert result.outcome is Outcome.failed and "refused" in result.error, url
     assert receiver.received == []
+
+
+def test_redirects_are_not_followed():
+    """A receiver answering 3xx towards an internal address gets a failure, not a second request."""
+    receiver = Receiver()
+    with LocalHttpServer(receiver) as inside:
+
+        def redirect(request):
+            return 307, {"location": f"{inside.origin}/internal"}, b""
+
+        with LocalHttpServer(redirect) as outside:
+            (result,) = _send(outside.origin + "/h", [_message()])
+            assert len(outside.requests) == 1
+    assert result.outcome is Outcome.failed and "webhook 307" in result.error
+    assert receiver.received == []
+
+
+def test_names_resolving_to_any_private_address_are_refused(monkeypatch):
+    """What counts is where the name points, not how it looks: one private address among
+    public ones is enough to refuse (a resolver can hand either to the connection)."""
+    answers = {
+        "hooks.acme.test": ["93.184.216.34", "10.0.0.7"],
+        "metadata.acme.test": ["169.254.169.254"],
+        "v6.acme.test": ["2606:4700::1", "fd00::1"],
+        "mapped.acme.test": ["::ffff:127.0.0.1"],
+    }
+
+    async def resolve(self, host, port, *args, **kwargs):
+        family = {True: socket.AF_INET6, False: socket.AF_INET}
+        return [(family[":" in a], socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", resolve)
+    for host in answers:
+        (result,) = _send(f"https://{host}/h", [_message()], allow_private=False)
+        assert result.outcome is Outcome.failed and "non-public address" in result.error, host
