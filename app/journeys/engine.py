@@ -47,7 +47,6 @@ from app.models.journey_state import JourneyState, StateStatus
 from app.models.journey_step import JourneyStep
 from app.segments import compiler
 
-BATCH = 500
 MAX_STEPS_PER_ADVANCE = 1000  # the graph check forbids cycles without a wait; this is a fuse
 S = JourneyStep.__table__
 
@@ -248,7 +247,7 @@ def claim(session: Session, *, now: datetime, limit: int) -> list[JourneyState]:
     )
 
 
-def advance_batch(session: Session, *, now: datetime, limit: int = BATCH) -> BatchReport:
+def advance_batch(session: Session, *, now: datetime, limit: int) -> BatchReport:
     """Advance up to ``limit`` due states of the session's workspace (see the module doc)."""
     report = BatchReport()
     states = claim(session, now=now, limit=limit)

@@ -57,10 +57,10 @@ def advance(
     emit: Emit,
     *,
     now: datetime,
-    batch: int = engine.BATCH,
     budget_s: float = ADVANCE_BUDGET_S,
 ) -> AdvanceReport:
     """Advance the workspace's due states until none is left or the time budget is spent."""
+    batch = database.settings.journey_batch_size
     report = AdvanceReport()
     started = time.monotonic()
     while True:
