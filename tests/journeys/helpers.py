@@ -3,6 +3,7 @@ chunks) at a clock the test sets."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -59,12 +60,12 @@ def abandoned_cart(**overrides: Any) -> dict[str, Any]:
         ],
     }
     definition.update(overrides)
-    return {"name": "Abandoned cart", "definition": definition}
+    return copy.deepcopy({"name": "Abandoned cart", "definition": definition})
 
 
 def api_journey(steps: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
     definition = {"entry": {"type": "api", "next": steps[0]["id"]}, "steps": steps, **overrides}
-    return {"name": "Test journey", "definition": definition}
+    return copy.deepcopy({"name": "Test journey", "definition": definition})
 
 
 def add_devices(database: Database, workspace_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> None:
