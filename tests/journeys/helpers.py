@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.delivery import dispatcher
 from app.delivery.lanes import DISPATCH_TASK, parse_after
 from app.delivery.throttle import MemoryBuckets
-from app.journeys import runner
+from app.journeys import entry, runner, service
 from app.kit.db import Database
 from app.kit.ids import uuid7
 from app.kit.jobs import Job
@@ -84,6 +84,25 @@ def add_devices(database: Database, workspace_id: uuid.UUID, user_ids: Sequence[
         session.execute(Device.__table__.insert(), rows)
 
 
+def enter(
+    database: Database,
+    workspace_id: uuid.UUID,
+    journey_id: str,
+    names: Sequence[str],
+    *,
+    now: datetime,
+    properties: dict[str, Any] | None = None,
+) -> int:
+    """Enter users by external id at ``now`` (the API's entry uses the real clock)."""
+    with database.transaction(workspace_id) as session:
+        journey = service.get(session, uuid.UUID(journey_id))
+        users = session.execute(select(User.id).where(User.external_id.in_(list(names)))).scalars().all()
+        event = {"name": "api", "properties": properties or {}}
+        return entry.enter(
+            session, journey, service.definition(session, journey), [(u, event) for u in users], now=now
+        )
+
+
 class Sim:
     """Runs the jobs the app queued (in ``sink``) at the clock the test sets."""
 
@@ -144,10 +163,10 @@ def paths(database: Database, workspace_id: uuid.UUID) -> dict[str, dict[str, An
         ):
             journal.setdefault(state_id, []).append((seq, step, outcome))
     found: dict[str, dict[str, Any]] = {}
-    for state_id, external_id, status, reason, step, entry in states:
+    for state_id, external_id, status, reason, step, number in states:
         rows = sorted(journal.get(state_id, []))
         assert [seq for seq, _, _ in rows] == list(range(len(rows))), (external_id, rows)
-        found[f"{external_id}#{entry}"] = {
+        found[f"{external_id}#{number}"] = {
             "path": [(s, o) for _, s, o in rows],
             "status": status,
             "exit": reason,
