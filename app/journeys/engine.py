@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.campaigns.audience import effective_zone
 from app.campaigns.triggers import matches
-from app.journeys import definitions, sends
+from app.journeys import bulk, definitions, sends
 from app.journeys.definitions import Version
 from app.journeys.schemas import (
     Branch,
@@ -38,17 +38,15 @@ from app.journeys.schemas import (
     WaitForEvent,
     WaitUntil,
 )
-from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.timezones import next_local_time
 from app.models import Event, Segment, User, Workspace
 from app.models.journey import Journey, JourneyStatus
 from app.models.journey_state import JourneyState, StateStatus
-from app.models.journey_step import JourneyStep
 from app.segments import compiler
 
+Claimed = Any  # a row of _CLAIMED: a state's columns, read without building ORM objects
 MAX_STEPS_PER_ADVANCE = 1000  # the graph check forbids cycles without a wait; this is a fuse
-S = JourneyStep.__table__
 
 
 @dataclass
@@ -64,7 +62,7 @@ class BatchReport:
 class _Plan:
     """What advancing one state wants to write, applied only if its journal rows are new."""
 
-    state: JourneyState
+    state: Claimed
     journal: list[dict[str, Any]] = field(default_factory=list)
     completed: tuple[int, str] | None = None  # (seq, outcome) of the wait it finished
     deliveries: list[tuple[uuid.UUID, str, uuid.UUID, int]] = field(default_factory=list)
@@ -76,7 +74,7 @@ class _Facts:
     """What a batch reads in bulk: users' zones, recent events, segment definitions."""
 
     def __init__(
-        self, session: Session, states: list[JourneyState], versions: dict[Any, Version], now: datetime
+        self, session: Session, states: list[Claimed], versions: dict[Any, Version], now: datetime
     ) -> None:
         self.session = session
         workspace = session.get(Workspace, current_workspace(session))
@@ -127,7 +125,7 @@ class _Facts:
         return compiler.is_member(self.session, definition, user_id)
 
 
-def _key(state: JourneyState) -> tuple[uuid.UUID, int]:
+def _key(state: Claimed) -> tuple[uuid.UUID, int]:
     return (state.journey_id, state.version)
 
 
@@ -158,7 +156,7 @@ def _deadline(step: Any, since: datetime, facts: _Facts, user_id: uuid.UUID) -> 
     return since + step.timeout.delta
 
 
-def _finish_wait(step: Any, state: JourneyState, facts: _Facts, now: datetime) -> tuple[str, str] | None:
+def _finish_wait(step: Any, state: Claimed, facts: _Facts, now: datetime) -> tuple[str, str] | None:
     """The (outcome, next) of a wait that is due, or None if it is still running."""
     assert state.waiting_since is not None
     if isinstance(step, WaitForEvent) and facts.happened(
@@ -170,7 +168,7 @@ def _finish_wait(step: Any, state: JourneyState, facts: _Facts, now: datetime) -
     return ("no", step.no) if isinstance(step, WaitForEvent) else ("done", step.next)
 
 
-def _goal_met(version: Version, state: JourneyState, facts: _Facts) -> bool:
+def _goal_met(version: Version, state: Claimed, facts: _Facts) -> bool:
     return any(
         facts.happened(state.user_id, goal.event, goal.filters, state.entered_at)
         for goal in version.definition.goals
@@ -227,10 +225,28 @@ def _walk(plan: _Plan, version: Version, facts: _Facts, now: datetime) -> None:
     plan.changes.update(step=step_id, seq=seq, waiting_since=waiting_since)
 
 
-def claim(session: Session, *, now: datetime, limit: int) -> list[JourneyState]:
+_CLAIMED = (
+    JourneyState.id,
+    JourneyState.journey_id,
+    JourneyState.version,
+    JourneyState.user_id,
+    JourneyState.entry,
+    JourneyState.status,
+    JourneyState.step,
+    JourneyState.seq,
+    JourneyState.due_at,
+    JourneyState.waiting_since,
+    JourneyState.entered_at,
+    JourneyState.exited_at,
+    JourneyState.exit_reason,
+)
+
+
+def claim(session: Session, *, now: datetime, limit: int) -> list[Claimed]:
+    """Due active states of live journeys, locked for this transaction (others skip them)."""
     return list(
-        session.scalars(
-            select(JourneyState)
+        session.execute(
+            select(*_CLAIMED)
             .join(
                 Journey,
                 (Journey.workspace_id == JourneyState.workspace_id) & (Journey.id == JourneyState.journey_id),
@@ -259,9 +275,22 @@ def advance_batch(session: Session, *, now: datetime, limit: int) -> BatchReport
     plans = [_Plan(s) for s in states]
     for plan in plans:
         _walk(plan, versions[_key(plan.state)], facts, now)
-    fresh = _journal(session, workspace_id, plans, now)
+    journal = [
+        {
+            "state_id": plan.state.id,
+            "seq": r["seq"],
+            "journey_id": plan.state.journey_id,
+            "version": plan.state.version,
+            "step": r["step"],
+            "outcome": r["outcome"],
+        }
+        for plan in plans
+        for r in plan.journal
+    ]
+    fresh = bulk.insert_journal(session, workspace_id, journal, now)
     deliveries: list[tuple[uuid.UUID, str, uuid.UUID, int]] = []
-    completions: list[dict[str, Any]] = []
+    outcomes: list[tuple[uuid.UUID, int, str]] = []
+    updates: list[dict[str, Any]] = []
     attributes: dict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
     for plan in plans:
         state = plan.state
@@ -271,52 +300,17 @@ def advance_batch(session: Session, *, now: datetime, limit: int) -> BatchReport
         deliveries.extend(plan.deliveries)
         attributes[state.user_id].update(plan.attributes)
         if plan.completed is not None:
-            completions.append({"s": state.id, "q": plan.completed[0], "o": plan.completed[1]})
-        for name, value in plan.changes.items():
-            setattr(state, name, value)
+            outcomes.append((state.id, *plan.completed))
+        current = state._mapping
+        updates.append({"id": state.id, **{n: plan.changes.get(n, current[n]) for n in bulk.STATE_FIELDS}})
         report.states += 1
-        report.steps += len(plan.journal) + (plan.completed is not None)
+        report.steps += len(plan.journal)
         report.exited += plan.changes.get("status") == StateStatus.exited
-    if completions:
-        session.connection().execute(
-            update(S)
-            .where(
-                S.c.workspace_id == workspace_id, S.c.state_id == bindparam("s"), S.c.seq == bindparam("q")
-            )
-            .values(outcome=bindparam("o")),
-            completions,
-        )
+    bulk.set_outcomes(session, workspace_id, outcomes)
+    bulk.update_states(session, workspace_id, updates)
     _update_attributes(session, attributes)
     report.sends = sends.queue_deliveries(session, workspace_id, deliveries, now=now)
-    session.flush()
     return report
-
-
-def _journal(
-    session: Session, workspace_id: uuid.UUID, plans: list[_Plan], now: datetime
-) -> set[tuple[Any, int]]:
-    rows = [
-        {
-            "workspace_id": workspace_id,
-            "state_id": plan.state.id,
-            "seq": r["seq"],
-            "journey_id": plan.state.journey_id,
-            "version": plan.state.version,
-            "step": r["step"],
-            "outcome": r["outcome"],
-            "at": now,
-        }
-        for plan in plans
-        for r in plan.journal
-    ]
-    if not rows:
-        return set()
-    stmt = (
-        sql.insert(session, JourneyStep)
-        .on_conflict_do_nothing(index_elements=["workspace_id", "state_id", "seq"])
-        .returning(JourneyStep.state_id, JourneyStep.seq)
-    )
-    return {(r.state_id, r.seq) for r in session.execute(stmt, rows)}
 
 
 def _update_attributes(session: Session, changes: dict[uuid.UUID, dict[str, Any]]) -> None:
@@ -325,3 +319,4 @@ def _update_attributes(session: Session, changes: dict[uuid.UUID, dict[str, Any]
         return
     for user in session.scalars(select(User).where(User.id.in_(list(wanted)))):
         user.attributes = {**(user.attributes or {}), **wanted[user.id]}
+    session.flush()

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.journeys import bulk
 from app.journeys.schemas import Definition
-from app.kit import sql
 from app.kit.ids import uuid7
 from app.models.journey import Journey
 from app.models.journey_state import JourneyState, StateStatus
@@ -96,7 +96,4 @@ def _enter_chunk(
         for user_id, event in users
         if _allowed(definition, earlier.get(user_id), now)
     ]
-    if not rows:
-        return 0
-    stmt = sql.insert(session, JourneyState).on_conflict_do_nothing().returning(JourneyState.id)
-    return len(session.execute(stmt, rows).all())
+    return bulk.insert_states(session, rows)

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.journeys import bulk
 from app.journeys.schemas import Definition, SendStep
 from app.kit import sql
 from app.kit.ids import uuid7
-from app.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Send, SendStatus
+from app.models import Campaign, CampaignStatus, Send, SendStatus
 from app.models.journey import Journey
 from app.models.journey_state import JourneyState
 from app.models.journey_version import JourneyVersion
@@ -123,25 +124,14 @@ def queue_deliveries(
             sends[key] = send_for(session, workspace_id, campaign_id, entry, now)
         values.append(
             {
-                "workspace_id": workspace_id,
                 "id": uuid7(),
                 "send_id": sends[key],
                 "campaign_id": campaign_id,
                 "user_id": user_id,
                 "channel": channel,
-                "status": DeliveryStatus.queued,
-                "due_at": now,
-                "attempts": 0,
-                "created_at": now,
             }
         )
-    if values:
-        session.execute(
-            sql.insert(session, Delivery).on_conflict_do_nothing(
-                index_elements=["workspace_id", "send_id", "user_id"]
-            ),
-            values,
-        )
+    bulk.insert_deliveries(session, workspace_id, values, now)
     return set(sends.values())
 
 
