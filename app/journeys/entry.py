@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.journeys import bulk
 from app.journeys.schemas import Definition
 from app.kit.ids import uuid7
 from app.models.journey import Journey
-from app.models.journey_state import JourneyState, StateStatus
+from app.models.journey_state import StateStatus
 
 CHUNK = 5000
 
@@ -64,20 +63,7 @@ def _enter_chunk(
     users: list[tuple[uuid.UUID, dict[str, Any]]],
     now: datetime,
 ) -> int:
-    S = JourneyState
-    earlier = {
-        row.user_id: row
-        for row in session.execute(
-            select(
-                S.user_id,
-                func.max(S.entry).label("entry"),
-                func.max(S.entered_at).label("entered_at"),
-                func.max(func.coalesce(func.nullif(S.status, StateStatus.exited), "")).label("active"),
-            )
-            .where(S.journey_id == journey.id, S.user_id.in_([u for u, _ in users]))
-            .group_by(S.user_id)
-        )
-    }
+    earlier = bulk.earlier_passes(session, journey.workspace_id, journey.id, [u for u, _ in users])
     rows = [
         {
             "workspace_id": journey.workspace_id,
