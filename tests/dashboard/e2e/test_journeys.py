@@ -22,10 +22,18 @@ def test_the_journey_graph_in_a_browser(live_server, new_page, screenshot, datab
     open_section(page, "Journeys")
     page.get_by_role("link", name="Abandoned cart").click()
     expect(page.get_by_role("heading", name="Abandoned cart")).to_be_visible()
-    push = page.locator("#step-push")
-    expect(push.locator(".journey-box").first).to_contain_text("Entered 6")
-    wait_day = page.locator("#step-wait_day .journey-box").first
-    expect(wait_day).to_contain_text("Waiting 6")
+
+    def counts(step: str) -> list[str]:
+        box = page.locator(f"#step-{step} .journey-box").first
+        expect(box).to_be_visible()
+        return [
+            box.locator("dt").nth(i).inner_text() + " " + box.locator("dd").nth(i).inner_text()
+            for i in range(3)
+        ]
+
+    assert counts("push") == ["Entered 6", "Waiting 0", "Exited 0"]
+    assert counts("wait_day") == ["Entered 6", "Waiting 6", "Exited 0"]
+    assert counts("email") == ["Entered 0", "Waiting 0", "Exited 0"]
     expect(page.locator("#step-wait_purchase > .journey-branches > .journey-edge").nth(1)).to_contain_text(
         "no · 6"
     )
