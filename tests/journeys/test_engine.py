@@ -6,6 +6,8 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from app.journeys.engine import split_bucket
 from app.models import Delivery, JourneyState, User
 from tests.campaigns.helpers import T0, add_users
@@ -45,6 +47,7 @@ def test_wait_until_is_the_next_local_time_in_each_users_zone(client, database, 
     assert {p["status"] for p in paths(database, tenant.workspace_id).values()} == {"exited"}
 
 
+@pytest.mark.smoke
 def test_branch_split_and_attribute_update(client, database, tenant, sink):
     add_users(
         database,
@@ -173,6 +176,7 @@ def test_reentry_every_n_days(client, database, tenant, sink):
     assert sorted(paths(database, tenant.workspace_id)) == ["ann#1", "ann#2", "ann#3"]
 
 
+@pytest.mark.smoke
 def test_a_paused_journey_holds_its_users_and_resumes(client, database, tenant, sink):
     add_users(database, tenant.workspace_id, [{"external_id": "ann"}])
     send = {
