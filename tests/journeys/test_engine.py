@@ -200,3 +200,29 @@ def test_a_paused_journey_holds_its_users_and_resumes(client, database, tenant, 
     assert delivery.status == "sent"
     inbox = ok(client.get("/v1/inbox", headers={**tenant.secret_headers, "X-Nudge-User": "ann"}))
     assert inbox["data"][0]["content"]["body"] == "Hi there"
+
+
+def test_segment_members_enter_at_the_tick(client, database, tenant, sink):
+    add_users(
+        database,
+        tenant.workspace_id,
+        [{"external_id": n, "attributes": {"plan": p}} for n, p in (("ann", "pro"), ("bob", "free"))],
+    )
+    match = {"type": "attribute", "attribute": "plan", "op": "eq", "value": "pro"}
+    segment = ok(
+        client.post(
+            "/v1/segments",
+            json={"name": "Pro", "definition": {"version": 1, "match": match}},
+            headers=tenant.secret_headers,
+        ),
+        201,
+    )
+    body = api_journey([BYE])
+    body["definition"]["entry"] = {"type": "segment", "segment_id": segment["id"], "next": "bye"}
+    _launch(client, tenant, body)
+    sim = Sim(database, sink)
+    sim.run(T0)
+    sim.run(T0 + timedelta(minutes=1))  # once ever (the default): no second pass
+    assert paths(database, tenant.workspace_id) == {
+        "ann#1": {"path": [("bye", "exit")], "status": "exited", "exit": "exit", "at": "bye"}
+    }
