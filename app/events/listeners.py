@@ -43,6 +43,11 @@ class Listener:
         with self._lock:
             self._cache.pop(workspace_id, None)
 
+    def clear(self) -> None:
+        """Forget every workspace (tests start from a cold cache)."""
+        with self._lock:
+            self._cache.clear()
+
     def handoff(
         self,
         session_or_uow: Session | UnitOfWork,
