@@ -101,7 +101,7 @@ class _Facts:
             )
             for user_id, name, occurred, properties in rows:
                 self.events[user_id].append((name, occurred, properties or {}))
-        self._segments: dict[uuid.UUID, dict[str, Any]] = {}
+        self._segments: dict[uuid.UUID, dict[str, Any] | None] = {}
 
     def happened(self, user_id: uuid.UUID, name: str, filters: list[Any], since: datetime) -> bool:
         return any(
@@ -113,16 +113,15 @@ class _Facts:
         return effective_zone(self.zones.get(user_id), self.workspace_zone)
 
     def member(self, step: Branch, user_id: uuid.UUID) -> bool:
+        """Membership now; a saved segment deleted since the journey was saved has no members."""
         definition = step.definition
         if step.segment_id is not None:
             if step.segment_id not in self._segments:
-                segment = self.session.scalars(
+                self._segments[step.segment_id] = self.session.scalars(
                     select(Segment.definition).where(Segment.id == step.segment_id)
-                )
-                self._segments[step.segment_id] = segment.first() or {"version": 1, "match": {"type": "none"}}
+                ).first()
             definition = self._segments[step.segment_id]
-        assert definition is not None
-        return compiler.is_member(self.session, definition, user_id)
+        return definition is not None and compiler.is_member(self.session, definition, user_id)
 
 
 def _key(state: Claimed) -> tuple[uuid.UUID, int]:
