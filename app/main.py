@@ -100,6 +100,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.events.endpoints import router as events
     from app.health.endpoints import router as health
     from app.inbox.endpoints import router as inbox
+    from app.journeys.endpoints import router as journeys
     from app.preferences.endpoints import router as preferences
     from app.reports.endpoints import router as reports
     from app.sdk.endpoints import router as sdk
@@ -126,6 +127,7 @@ def _include_routers(app: FastAPI) -> None:
         sdk,
         test_sends,
         campaigns,
+        journeys,
         delivery_policy,
         segments,
         reports,

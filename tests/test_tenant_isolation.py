@@ -17,6 +17,7 @@ from app.models import Base, Device, Event, User
 from tests.campaigns.helpers import campaign_body
 from tests.fixtures.assertions import error_of, ok
 from tests.fixtures.factories import count_rows
+from tests.journeys.helpers import abandoned_cart
 
 TENANT_TABLES = sorted(
     t.name for t in Base.metadata.sorted_tables if "workspace_id" in t.c and t.name != "api_keys"
@@ -63,6 +64,8 @@ def alice(client, tenant, database):
     match = {"type": "attribute", "attribute": "plan", "op": "eq", "value": "pro"}
     pro = {"name": "Pro", "definition": {"version": 1, "match": match}}
     segment = ok(client.post("/v1/segments", json=pro, headers=h), 201)
+    journey = ok(client.post("/v1/journeys", json=abandoned_cart(), headers=h), 201)
+    ok(client.post(f"/v1/journeys/{journey['id']}/launch", headers=h))
     return {
         "device_id": device["id"],
         "key_id": key["id"],
@@ -70,6 +73,7 @@ def alice(client, tenant, database):
         "item_id": item["id"],
         "campaign_id": campaign["id"],
         "segment_id": segment["id"],
+        "journey_id": journey["id"],
     }
 
 
@@ -87,6 +91,7 @@ def owner_view(client, owner_engine, tenant) -> dict:
         "inbox": {u: ok(client.get("/v1/inbox", headers={**h, "X-Nudge-User": u})) for u in users},
         "campaigns": ok(client.get("/v1/campaigns", headers=h)),
         "segments": ok(client.get("/v1/segments", headers=h)),
+        "journeys": ok(client.get("/v1/journeys", headers=h)),
         "memberships": {u: ok(client.get(f"/v1/users/{u}/segments", headers=h)) for u in users},
         "delivery_policy": ok(client.get("/v1/delivery-policy", headers=h)),
         "rows": {t: count_rows(owner_engine, t, tenant.workspace_id) for t in TENANT_TABLES},
@@ -140,6 +145,17 @@ ID_ROUTES = {
         None,
         403,
     ),
+    ("GET", "/v1/journeys/{journey_id}"): ("/v1/journeys/{journey_id}", None, 403),
+    ("PATCH", "/v1/journeys/{journey_id}"): ("/v1/journeys/{journey_id}", {"name": "Stolen"}, 403),
+    ("POST", "/v1/journeys/{journey_id}/launch"): ("/v1/journeys/{journey_id}/launch", None, 403),
+    ("POST", "/v1/journeys/{journey_id}/pause"): ("/v1/journeys/{journey_id}/pause", None, 403),
+    ("POST", "/v1/journeys/{journey_id}/archive"): ("/v1/journeys/{journey_id}/archive", None, 403),
+    ("POST", "/v1/journeys/{journey_id}/entries"): (
+        "/v1/journeys/{journey_id}/entries",
+        {"user_id": "alice"},
+        403,
+    ),
+    ("GET", "/v1/journeys/{journey_id}/stats"): ("/v1/journeys/{journey_id}/stats", None, 403),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},

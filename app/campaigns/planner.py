@@ -23,6 +23,8 @@ from app.campaigns.schemas import Recurring
 from app.campaigns.timing import Timing, optimal_instants, planning_horizon, zone_moment
 from app.delivery import ledger
 from app.delivery.lanes import start_lanes
+from app.journeys.sends import OCCURRENCE_PREFIX as JOURNEY_OCCURRENCE
+from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
 from app.kit.metrics import LEASES_RECLAIMED, PLANNER_TICK
@@ -272,6 +274,8 @@ def finish(database: Database, report: TickReport, *, now: datetime) -> None:
                 and send.occurrence >= f"trigger:{now.date().isoformat()}"
             ):
                 continue  # today's trigger send still takes entries
+            if send.occurrence.startswith(JOURNEY_OCCURRENCE):
+                continue  # a journey step's send takes entries while the journey lives
             if not ledger.has_unfinished(session, send_id):
                 send.status = SendStatus.done
                 send.finished_at = now
@@ -279,7 +283,7 @@ def finish(database: Database, report: TickReport, *, now: datetime) -> None:
     live = select(Campaign.workspace_id, Campaign.id).where(
         Campaign.status.in_((CampaignStatus.scheduled, CampaignStatus.running)),
         Campaign.next_run_at.is_(None),
-        Campaign.schedule["type"].as_string() != "triggered",
+        Campaign.schedule["type"].as_string().not_in(("triggered", JOURNEY_SCHEDULE)),
     )
     for workspace_id, campaign_id in _candidates(database, live):
         with database.transaction(workspace_id) as session:

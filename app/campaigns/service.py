@@ -27,6 +27,8 @@ from app.campaigns.schemas import (
 )
 from app.campaigns.timing import earliest_moment, planning_horizon
 from app.delivery.lanes import start_lanes
+from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
+from app.journeys.sends import is_journey_campaign
 from app.kit.db import current_workspace
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.jobs import Job
@@ -71,13 +73,21 @@ def get(session: Session, campaign_id: uuid.UUID, *, lock: bool = False) -> Camp
     campaign = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if campaign is None:
         raise NotFound("no such campaign", field="campaign_id")
+    if lock and is_journey_campaign(campaign):
+        raise Conflict("this campaign sends a journey step: change its journey", field="campaign_id")
     return campaign
 
 
 def list_campaigns(
     session: Session, *, limit: int, cursor: str | None, status: str | None
 ) -> tuple[list[Campaign], str | None]:
-    stmt = select(Campaign).order_by(Campaign.id).limit(limit + 1)
+    # Journey steps' hidden campaigns are listed with their journey.
+    stmt = (
+        select(Campaign)
+        .where(Campaign.schedule["type"].as_string() != JOURNEY_SCHEDULE)
+        .order_by(Campaign.id)
+        .limit(limit + 1)
+    )
     if cursor:
         stmt = stmt.where(Campaign.id > decode_cursor(cursor))
     if status:

@@ -6,10 +6,8 @@ Ingest pays only a cached set lookup per request; everything else happens in the
 
 from __future__ import annotations
 
-import threading
-import time as clock
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from app.campaigns import audience as audiences
 from app.campaigns.schemas import PropertyFilter, Triggered
+from app.events.listeners import Listener
 from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7
 from app.kit.timezones import next_local_time
-from app.kit.unit_of_work import UOW_KEY, UnitOfWork
 from app.models import (
     Campaign,
     CampaignStatus,
@@ -37,11 +35,6 @@ from app.models import (
 from app.models.trigger_entry import TriggerEntry, trigger_entry_id
 
 HANDLE_TASK = "campaigns.handle_triggers"
-EVENTS_PER_JOB = 500
-CACHE_TTL_S = 30.0
-
-_cache: dict[uuid.UUID, tuple[float, frozenset[str]]] = {}
-_cache_lock = threading.Lock()
 
 
 def _live_triggers(session: Session) -> list[Campaign]:
@@ -55,49 +48,13 @@ def _live_triggers(session: Session) -> list[Campaign]:
     )
 
 
-def live_trigger_events(session: Session, workspace_id: uuid.UUID) -> frozenset[str]:
-    """Event names any running triggered campaign of the workspace listens to (cached briefly;
-    launch, pause, resume and cancel forget this process's entry at once)."""
-    now = clock.monotonic()
-    with _cache_lock:
-        hit = _cache.get(workspace_id)
-    if hit is not None and now - hit[0] < CACHE_TTL_S:
-        return hit[1]
-    names = frozenset(c.schedule["event"] for c in _live_triggers(session))
-    with _cache_lock:
-        _cache[workspace_id] = (now, names)
-    return names
-
-
-def forget_cache(workspace_id: uuid.UUID) -> None:
-    with _cache_lock:
-        _cache.pop(workspace_id, None)
-
-
-def handoff(
-    session_or_uow: Session | UnitOfWork,
-    workspace_id: uuid.UUID,
-    events: Iterable[tuple[uuid.UUID | None, str]],
-) -> int:
-    """Queue the trigger task for stored events ``(id or None, name)`` that some running
-    trigger listens to. The job is sent after the ingest transaction commits (and dropped if
-    it rolls back). Returns how many events were handed over."""
-    if isinstance(session_or_uow, UnitOfWork):
-        uow: UnitOfWork | None = session_or_uow
-        session = session_or_uow.session
-    else:
-        session = session_or_uow
-        uow = session.info.get(UOW_KEY)
-    if uow is None:
-        return 0  # outside a request (demo data, scripts): nothing listens for the commit
-    names = live_trigger_events(session, workspace_id)
-    if not names:
-        return 0
-    ids = [str(event_id) for event_id, name in events if event_id is not None and name in names]
-    for start in range(0, len(ids), EVENTS_PER_JOB):
-        chunk = ids[start : start + EVENTS_PER_JOB]
-        uow.enqueue(HANDLE_TASK, workspace_id=str(workspace_id), event_ids=chunk)
-    return len(ids)
+# Event names any running triggered campaign of the workspace listens to; launch, pause,
+# resume and cancel forget this process's entry at once.
+listener = Listener(
+    HANDLE_TASK, lambda session: frozenset(c.schedule["event"] for c in _live_triggers(session))
+)
+handoff = listener.handoff
+forget_cache = listener.forget
 
 
 _MISSING = object()

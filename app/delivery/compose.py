@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.delivery import ledger
 from app.delivery.recipients import category
+from app.journeys.sends import entry_events
 from app.kit.errors import Invalid
-from app.models import Campaign, DeliveryStatus
+from app.models import Campaign, DeliveryStatus, Send
 from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
 from app.templating.content import CompiledContent, compile_content
 from app.templating.context import UserFacts, load_facts, render_context
@@ -42,9 +43,10 @@ class ChunkContent:
 
     variants: dict[str, CompiledContent | Invalid]
     facts: dict[uuid.UUID, UserFacts]
+    events: dict[uuid.UUID, dict[str, Any]]  # journey sends: each user's entry event
 
 
-def compile_chunk(session: Session, campaign: Campaign, pending: list[Pending]) -> ChunkContent:
+def compile_chunk(session: Session, campaign: Campaign, send: Send, pending: list[Pending]) -> ChunkContent:
     """Each variant the chunk uses, compiled once; the built-ins they read, for every user."""
     variants: dict[str, CompiledContent | Invalid] = {}
     for variant in campaign.variants:
@@ -57,7 +59,10 @@ def compile_chunk(session: Session, campaign: Campaign, pending: list[Pending]) 
     for compiled in variants.values():
         if isinstance(compiled, CompiledContent):
             needs = needs | compiled.needs
-    return ChunkContent(variants, load_facts(session, [p.row.user_id for p in pending], needs))
+    user_ids = [p.row.user_id for p in pending]
+    return ChunkContent(
+        variants, load_facts(session, user_ids, needs), entry_events(session, campaign, send, user_ids)
+    )
 
 
 def messages(
@@ -88,6 +93,7 @@ def messages(
             context = render_context(
                 p.user,
                 facts=content.facts.get(p.row.user_id),
+                event=content.events.get(p.row.user_id),
                 workspace_zone=workspace_zone,
                 links=links.template_links(target) if links is not None else None,
             )

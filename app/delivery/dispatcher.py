@@ -336,7 +336,7 @@ def dispatch_chunk(
         ledger.write(session, workspace_id, lease_until, decided.outcomes)
         _count(report, decided.outcomes)
         dispatch_metrics.record_outcomes(setup.campaign.channel, decided.outcomes)
-        content = compose.compile_chunk(session, setup.campaign, decided.sendable)
+        content = compose.compile_chunk(session, setup.campaign, setup.send, decided.sendable)
 
     links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
     messages, timed_out, render_failures = compose.messages(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.campaigns import triggers
 from app.events.fast_validation import plainly_valid
 from app.events.schemas import EventIn
+from app.journeys import listen as journeys
 from app.kit import sql
 from app.kit.db import current_workspace
 from app.kit.error_handlers import field_path
@@ -145,7 +146,9 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     workspace_id = current_workspace(session)
     _record_activity_days(session, workspace_id, ids, events)
     # Campaign triggers: a cached name lookup here; matching runs in a task after the commit.
-    triggers.handoff(session, workspace_id, zip(ids, (e.name for e in events), strict=True))
+    names = [e.name for e in events]
+    triggers.handoff(session, workspace_id, zip(ids, names, strict=True))
+    journeys.listener.handoff(session, workspace_id, zip(ids, names, strict=True))
     # Last before the commit: widening locks the users' rows until then.
     widen_seen(session, spans)
     return ids

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     )
     dispatch_chunk_size: int = Field(default=1000, ge=1, le=20_000, description="Deliveries per claim")
     dispatch_lanes: int = Field(default=4, ge=1, le=256, description="Parallel dispatch chains per send")
+    journey_batch_size: int = Field(
+        default=500, ge=1, le=20_000, description="Journey states advanced per transaction"
+    )
     dispatch_lease_s: float = Field(
         default=120.0, ge=1, description="How long a claimed chunk is owned before the planner reclaims it"
     )

@@ -13,6 +13,10 @@ from app.models.frequency_state import FrequencyState
 from app.models.idempotency_key import IdempotencyKey
 from app.models.inbox_item import InboxItem
 from app.models.invitation import Invitation
+from app.models.journey import Journey, JourneyStatus
+from app.models.journey_state import JourneyState, StateStatus
+from app.models.journey_step import JourneyStep
+from app.models.journey_version import JourneyVersion
 from app.models.login_throttle import LoginThrottle
 from app.models.membership import Membership, Role
 from app.models.operator import Operator
@@ -44,6 +48,11 @@ __all__ = [
     "IdempotencyKey",
     "InboxItem",
     "Invitation",
+    "Journey",
+    "JourneyState",
+    "JourneyStatus",
+    "JourneyStep",
+    "JourneyVersion",
     "KeyKind",
     "LoginThrottle",
     "Membership",
@@ -56,6 +65,7 @@ __all__ = [
     "Segment",
     "Send",
     "SendStatus",
+    "StateStatus",
     "SubscriptionState",
     "TenantScoped",
     "TriggerEntry",

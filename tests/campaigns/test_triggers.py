@@ -14,9 +14,9 @@ from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body, deliver
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    triggers._cache.clear()
+    triggers.listener.clear()
     yield
-    triggers._cache.clear()
+    triggers.listener.clear()
 
 
 def _launch(client, tenant, **schedule):

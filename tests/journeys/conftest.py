@@ -1,0 +1,1 @@
+from tests.campaigns.conftest import recording, tuned  # noqa: F401  (shared fixtures)
