@@ -70,7 +70,7 @@ QUICK = Scale(users=10_000, seconds=5.0, warmup_s=2.0)
 
 PLAN = {"type": "attribute", "attribute": "plan", "op": "eq", "value": "pro"}
 EUROPE = {"type": "field", "field": "country", "op": "in", "value": ["FR", "DE", "ES"]}
-BOUGHT = {"type": "event", "name": "purchase", "did": True, "within_days": 30}
+BOUGHT = {"type": "event", "name": "purchase", "did": True, "window": {"last_days": 30}}
 
 
 def variables(buyers_segment: str) -> list[dict[str, object]]:

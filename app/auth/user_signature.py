@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from app.auth.service import AuthContext, find_active_key
+from app.auth.service import AuthContext, find_recent_key
 from app.kit.db import scope_to_workspace
 from app.kit.errors import Forbidden, Unauthorized
 from app.kit.settings import Settings
@@ -50,7 +50,7 @@ def signed_user(request: Request, session: Session) -> SignedUser:
     signature = headers.get("x-nudge-user-signature") or query.get("signature") or ""
     if not key:
         raise Unauthorized("send a publishable key as 'Authorization: Bearer KEY' or ?key=", field="key")
-    auth = find_active_key(session, key)
+    auth = find_recent_key(session, key)
     if auth is None:
         raise Unauthorized("unknown or revoked API key", field="key")
     if not external_id:

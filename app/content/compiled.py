@@ -67,7 +67,9 @@ class CompiledSet:
         needed = frozenset().union(*(v.conditions for v in chosen)) if chosen else frozenset()
         row: Row[Any] | None = None
         if needed or any(v.variants for v in chosen):
-            row = session.execute(self._statement(needed), {"external_id": external_id}).first()
+            # Core on the session's connection: the statement is already scoped to the workspace.
+            connection = session.connection()
+            row = connection.execute(self._statement(needed), {"external_id": external_id}).first()
         values: dict[str, Any] = {}
         variants: dict[str, str] = {}
         for variable in chosen:

@@ -175,3 +175,13 @@ def _eventually(check, timeout_s: float = 5.0) -> bool:  # type: ignore[no-untyp
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_revoked_publishable_key_stops_working_at_once(client, settings, tenant):
+    create(client, tenant, variable())
+    headers = as_user(settings, tenant, "alice")
+    assert content(client, headers)["values"] == {"banner": "Hello"}  # the key is now remembered
+    keys = ok(client.get("/v1/keys", headers=tenant.secret_headers))
+    (publishable,) = [k for k in keys if k["kind"] == "publishable"]
+    ok(client.delete(f"/v1/keys/{publishable['id']}", headers=tenant.secret_headers))
+    assert error_of(client.get("/v1/content", headers=headers), 401)["field"] == "key"
