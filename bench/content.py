@@ -262,7 +262,8 @@ def run(scale: Scale, rate: float, workers: int) -> dict[str, object]:
             analyze(url)
             headers = signed_headers(settings, workspace_id, publishable, scale.users)
             asyncio.run(at_rate(server.base, "/v1/content", headers, rate, scale.warmup_s))
-            baseline = asyncio.run(at_rate(server.base, "/healthz", [{}], rate, min(scale.seconds, 10.0)))
+            with CpuMeter(server, url) as baseline_cpu:
+                baseline = asyncio.run(at_rate(server.base, "/healthz", [{}], rate, min(scale.seconds, 10.0)))
             with CpuMeter(server, url) as cpu:
                 measured = asyncio.run(at_rate(server.base, "/v1/content", headers, rate, scale.seconds))
     requests = len(measured.latencies)
@@ -275,6 +276,7 @@ def run(scale: Scale, rate: float, workers: int) -> dict[str, object]:
         "content_max_ms": round(max(measured.latencies) * 1000, 2),
         "baseline_healthz_p50_ms": _ms(baseline.latencies, 0.50),
         "baseline_healthz_p99_ms": _ms(baseline.latencies, 0.99),
+        "baseline_healthz_api_cpu_us": round(baseline_cpu.api / len(baseline.latencies) * 1e6),
         "requests": requests,
         "api_cpu_us_per_request": round(cpu.api / requests * 1e6),
         "db_cpu_us_per_request": round(cpu.database / requests * 1e6),
