@@ -92,6 +92,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.campaigns.endpoints import router as campaigns
     from app.channels.endpoints import router as test_sends
     from app.compat.endpoints import router as compat
+    from app.content.endpoints import router as variables
     from app.credentials.endpoints import router as providers
     from app.dashboard.router import STATIC_FILES
     from app.dashboard.router import router as dashboard
@@ -131,6 +132,7 @@ def _include_routers(app: FastAPI) -> None:
         delivery_policy,
         segments,
         reports,
+        variables,
     ):
         app.include_router(router)
     path, static_app, name = STATIC_FILES

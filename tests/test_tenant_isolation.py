@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from app.auth.user_signature import user_signature
 from app.channels.base import OutboundMessage
-from app.inbox.auth import user_signature
 from app.inbox.channel import InboxChannel
 from app.models import Base, Device, Event, User
 from tests.campaigns.helpers import campaign_body
@@ -66,6 +66,9 @@ def alice(client, tenant, database):
     segment = ok(client.post("/v1/segments", json=pro, headers=h), 201)
     journey = ok(client.post("/v1/journeys", json=abandoned_cart(), headers=h), 201)
     ok(client.post(f"/v1/journeys/{journey['id']}/launch", headers=h))
+    rules = [{"segment_id": segment["id"], "value": "Pro"}]
+    banner = {"key": "banner", "type": "string", "default": "Hi", "rules": rules}
+    ok(client.post("/v1/variables", json=banner, headers=h), 201)
     return {
         "device_id": device["id"],
         "key_id": key["id"],
@@ -94,6 +97,8 @@ def owner_view(client, owner_engine, tenant) -> dict:
         "journeys": ok(client.get("/v1/journeys", headers=h)),
         "memberships": {u: ok(client.get(f"/v1/users/{u}/segments", headers=h)) for u in users},
         "delivery_policy": ok(client.get("/v1/delivery-policy", headers=h)),
+        "variables": ok(client.get("/v1/variables", params={"archived": "true"}, headers=h)),
+        "content": {u: ok(client.get("/v1/content", params={"user": u}, headers=h)) for u in users},
         "rows": {t: count_rows(owner_engine, t, tenant.workspace_id) for t in TENANT_TABLES},
     }
 
@@ -156,6 +161,9 @@ ID_ROUTES = {
         403,
     ),
     ("GET", "/v1/journeys/{journey_id}/stats"): ("/v1/journeys/{journey_id}/stats", None, 403),
+    ("GET", "/v1/variables/{key}"): ("/v1/variables/banner", None, 403),
+    ("PATCH", "/v1/variables/{key}"): ("/v1/variables/banner", {"default": "Stolen"}, 403),
+    ("DELETE", "/v1/variables/{key}"): ("/v1/variables/banner", None, 403),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},

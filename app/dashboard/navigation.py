@@ -29,6 +29,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Users", "dashboard.users", "users", "audience", Permission.read_users),
     NavItem("Campaigns", "dashboard.campaigns", "campaigns", "messaging"),
     NavItem("Journeys", "dashboard.journeys", "activity", "messaging"),
+    NavItem("Content", "dashboard.variables", "settings", "messaging"),
     NavItem("API keys", "dashboard.keys", "key", "workspace"),
     NavItem("Members", "dashboard.members", "team", "workspace"),
     NavItem("Settings", "dashboard.settings", "settings", "workspace"),

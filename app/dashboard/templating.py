@@ -34,6 +34,7 @@ NOTICES = {
     "invitation-revoked": "Invitation revoked.",
     "joined": "Welcome aboard: you joined this workspace.",
     "draft-saved": "Draft saved.",
+    "variable-saved": "Variable saved. Apps get the new value within a second.",
     "campaign-launch": "Campaign launched.",
     "campaign-pause": "Campaign paused. Messages already sent stay sent.",
     "campaign-resume": "Campaign resumed where it stopped.",

@@ -15,8 +15,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.auth.dependencies import SecretKey
+from app.auth.user_signature import user_signing_key
 from app.inbox import service
-from app.inbox.auth import InboxReader, Reader, user_signing_key
+from app.inbox.auth import InboxReader, Reader
 from app.inbox.live import Hub
 from app.inbox.schemas import InboxItemOut, InboxPage
 from app.kit.db import Database

@@ -29,6 +29,7 @@ from app.models.trigger_entry import TriggerEntry
 from app.models.user import Channel, SubscriptionState, User
 from app.models.user_activity_day import UserActivityDay
 from app.models.user_erasure import UserErasure
+from app.models.variable import Variable
 from app.models.workspace import Workspace
 
 __all__ = [
@@ -72,5 +73,6 @@ __all__ = [
     "User",
     "UserActivityDay",
     "UserErasure",
+    "Variable",
     "Workspace",
 ]

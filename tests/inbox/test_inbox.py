@@ -6,8 +6,8 @@ import uuid
 import pytest
 from sqlalchemy import select, update
 
+from app.auth.user_signature import user_signature
 from app.channels.base import OutboundMessage, Outcome
-from app.inbox.auth import user_signature
 from app.inbox.channel import InboxChannel
 from app.models import Engagement, InboxItem, User
 

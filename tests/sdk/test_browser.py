@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from app.auth.user_signature import user_signature
 from app.channels.base import OutboundMessage
-from app.inbox.auth import user_signature
 from app.inbox.channel import InboxChannel
 from app.main import create_app
 from app.models import Event, InboxItem, User

@@ -1,0 +1,1 @@
+"""Dynamic content: typed variables resolved per user by segment rules and A/B variants."""

@@ -1,0 +1,158 @@
+"""A workspace's served variables, compiled once and resolved per user.
+
+Every rule's segment becomes one column of ONE statement over the user's row (the segment
+compiler's per-user predicates: the user's own index entries, whatever the segment's size),
+so a request costs one query however many rules the variables have. Variants reuse the
+campaigns' stable assignment, seeded by the experiment (or the variable's key) and the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from app.delivery.rules import assign_variant
+from app.kit.db import current_workspace
+from app.models import Segment, User, Variable
+from app.models.base import utcnow
+from app.segments.compiler import has_unresolved, member_predicate
+from app.segments.definition import DefinitionError, SegmentDefinition
+from app.segments.references import resolve
+from app.segments.validation import parse_definition
+
+log = logging.getLogger(__name__)
+users = User.__table__
+MAX_STATEMENTS = 64  # distinct ``?keys=`` selections remembered per compiled set
+
+
+@dataclass(frozen=True)
+class CompiledVariable:
+    key: str
+    default: Any
+    rules: tuple[tuple[int | None, Any], ...]  # (condition index, value); None never matches
+    variants: tuple[dict[str, Any], ...]
+    seed: uuid.UUID
+
+    @property
+    def conditions(self) -> set[int]:
+        return {c for c, _ in self.rules if c is not None}
+
+
+@dataclass
+class CompiledSet:
+    workspace_id: uuid.UUID
+    variables: dict[str, CompiledVariable]
+    conditions: list[SegmentDefinition]
+    compiled_at: float
+    dialect: str
+    _statements: dict[frozenset[int], Select[Any]] = field(default_factory=dict)
+
+    def resolve(
+        self, session: Session, external_id: str, keys: Iterable[str] | None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """``values`` and ``variants`` for one user. An unknown user gets every default."""
+        chosen = (
+            [self.variables[k] for k in keys if k in self.variables]
+            if keys is not None
+            else list(self.variables.values())
+        )
+        needed = frozenset().union(*(v.conditions for v in chosen)) if chosen else frozenset()
+        row: Row[Any] | None = None
+        if needed or any(v.variants for v in chosen):
+            # Core on the session's connection: the statement is already scoped to the workspace.
+            connection = session.connection()
+            row = connection.execute(self._statement(needed), {"external_id": external_id}).first()
+        values: dict[str, Any] = {}
+        variants: dict[str, str] = {}
+        for variable in chosen:
+            values[variable.key] = variable.default
+            if row is None:
+                continue
+            matched = next((r for r in variable.rules if r[0] is not None and row._mapping[f"c{r[0]}"]), None)
+            if matched is not None:
+                values[variable.key] = matched[1]
+            elif variable.variants:
+                key = assign_variant(variable.seed, row.id, variable.variants, 0.0)
+                variants[variable.key] = key
+                values[variable.key] = next(v["value"] for v in variable.variants if v["key"] == key)
+        return values, variants
+
+    def _statement(self, needed: frozenset[int]) -> Select[Any]:
+        statement = self._statements.get(needed)
+        if statement is None:
+            now = utcnow()
+            columns = [
+                member_predicate(self.workspace_id, self.conditions[i], dialect=self.dialect, now=now).label(
+                    f"c{i}"
+                )
+                for i in sorted(needed)
+            ]
+            statement = select(users.c.id, *columns).where(
+                users.c.workspace_id == self.workspace_id, users.c.external_id == bindparam("external_id")
+            )
+            if len(self._statements) >= MAX_STATEMENTS:
+                self._statements.clear()
+            self._statements[needed] = statement
+        return statement
+
+
+def compile_set(session: Session) -> CompiledSet:
+    """The session's workspace's unarchived variables, with every rule's segment resolved now
+    (so a changed saved segment is followed at the next compile)."""
+    workspace_id = current_workspace(session)
+    variables = list(session.scalars(select(Variable).where(Variable.archived_at.is_(None))))
+    saved_ids = {uuid.UUID(r["segment_id"]) for v in variables for r in v.rules if "segment_id" in r}
+    saved = (
+        {s.id: s.definition for s in session.scalars(select(Segment).where(Segment.id.in_(saved_ids)))}
+        if saved_ids
+        else {}
+    )
+    conditions: list[SegmentDefinition] = []
+    index: dict[str, int] = {}
+
+    def condition(rule: dict[str, Any], variable: str) -> int | None:
+        identity = rule.get("segment_id") or repr(rule["definition"])
+        if identity not in index:
+            definition = _definition(session, rule, saved, variable)
+            if definition is None:
+                return None
+            index[identity] = len(conditions)
+            conditions.append(definition)
+        return index[identity]
+
+    compiled = {
+        v.key: CompiledVariable(
+            key=v.key,
+            default=v.default_value,
+            rules=tuple((condition(r, v.key), r["value"]) for r in v.rules),
+            variants=tuple(v.variants),
+            seed=uuid.uuid5(workspace_id, f"experiment:{v.experiment or v.key}"),
+        )
+        for v in variables
+    }
+    dialect = session.get_bind().dialect.name
+    return CompiledSet(workspace_id, compiled, conditions, time.monotonic(), dialect)
+
+
+def _definition(
+    session: Session, rule: dict[str, Any], saved: dict[uuid.UUID, dict[str, Any]], variable: str
+) -> SegmentDefinition | None:
+    """A rule's segment, resolved; None (the rule never matches) when its saved segment was
+    deleted or an inline reference no longer resolves."""
+    try:
+        if "segment_id" in rule:
+            stored = saved.get(uuid.UUID(rule["segment_id"]))
+            return None if stored is None else parse_definition(stored)
+        parsed = parse_definition(rule["definition"])
+        return resolve(session, parsed) if has_unresolved(parsed) else parsed
+    except DefinitionError as exc:
+        log.warning("variable %r: a rule is skipped: %s", variable, exc)
+        return None
