@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from app.kit.rls import grant_and_protect
 
 revision: str = '0010'
-down_revision: str | None = '0006'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
