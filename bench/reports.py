@@ -6,6 +6,9 @@ costs more); 4 variants and a 10 % control group; about 30 % open (some
 twice), 5 % click, a goal event for about 6 % of users inside the window and noise outside;
 one activity event per user in one of the 9 weeks before. Each report is timed once after a warm-up run
 (conversion attribution is timed on its first, real run, then reports attribute nothing new).
+The baseline, in the same run: the attribution statement this one replaced (every delivery of
+the campaign joined to every goal event of its user, last touch by an anti-join), timed on the
+same data after ``converted_at`` is reset; both must convert the same number of rows.
 
     python bench/reports.py            # 1,000,000 deliveries
     python bench/reports.py --quick    # 50,000 deliveries
@@ -20,12 +23,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
+from sqlalchemy import and_, exists, func, or_, select, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,9 +38,11 @@ from app.campaigns import service  # noqa: E402
 from app.campaigns.schemas import CampaignCreate, Goal  # noqa: E402
 from app.kit.db import Database  # noqa: E402
 from app.kit.settings import Settings  # noqa: E402
+from app.models import Delivery, Event  # noqa: E402
 from app.reports import campaign as reports  # noqa: E402
 from app.reports import conversions, workspace  # noqa: E402
 from app.reports.periods import period  # noqa: E402
+from app.reports.sql import plus_hours  # noqa: E402
 from app.workspaces.service import create as create_workspace  # noqa: E402
 from bench.dispatch import SECRET, _psycopg_url, drop_database, make_database  # noqa: E402
 
@@ -111,8 +117,51 @@ def load(url: str, deliveries: int) -> tuple[uuid.UUID, uuid.UUID, Database]:
     with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
         for statement in LOAD.split(";\n\n"):
             conn.execute(statement, params)
+        conn.execute("UPDATE campaigns SET launched_at = %(start)s WHERE id = %(c)s", params)
         conn.execute("VACUUM ANALYZE")
     return workspace_id, campaign_id, database
+
+
+def previous_attribution(session: Any, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal) -> int:
+    """The baseline: the statement ``conversions.attribute`` used before (kept here only to
+    measure against)."""
+    d, e = Delivery.__table__, Event.__table__
+    later = d.alias("later")
+    anchor, later_anchor = conversions._anchor(d, goal), conversions._anchor(later, goal)
+    superseded = exists().where(
+        later.c.workspace_id == workspace_id,
+        later.c.campaign_id == campaign_id,
+        later.c.user_id == d.c.user_id,
+        later_anchor > anchor,
+        later_anchor < e.c.occurred_at,
+    )
+    first = (
+        select(d.c.id, func.min(e.c.occurred_at).label("converted_at"))
+        .select_from(d.join(e, and_(e.c.workspace_id == d.c.workspace_id, e.c.user_id == d.c.user_id)))
+        .where(
+            d.c.workspace_id == workspace_id,
+            d.c.campaign_id == campaign_id,
+            d.c.converted_at.is_(None),
+            or_(d.c.status == conversions.CONTROL_STATUS, d.c.status.in_(conversions.SENT_STATUSES)),
+            e.c.name == goal.event,
+            e.c.occurred_at > anchor,
+            e.c.occurred_at <= plus_hours(session, anchor, goal.window_hours),
+            ~superseded,
+        )
+        .group_by(d.c.id)
+        .subquery("first")
+    )
+    stmt = (
+        update(d)
+        .where(d.c.workspace_id == workspace_id, d.c.id == first.c.id)
+        .values(converted_at=first.c.converted_at)
+    )
+    return session.execute(stmt).rowcount or 0
+
+
+def reset_conversions(database: Database, workspace_id: uuid.UUID) -> None:
+    with database.transaction(workspace_id) as session:
+        session.execute(update(Delivery).values(converted_at=None))
 
 
 def timed(
@@ -140,8 +189,20 @@ def main() -> None:
         days = period(date(2026, 2, 1), date(2026, 3, 10), "day", "Europe/Berlin")
         hours = period(date(2026, 3, 1), date(2026, 3, 7), "hour", "Europe/Berlin")
         weeks = period(date(2026, 1, 5), date(2026, 3, 8), "week", "Europe/Berlin")
+        launch = datetime.fromisoformat(START)
+
+        converted: dict[str, int] = {}  # rows each attribution wrote: they must agree
+
+        def attribute(s: Any) -> None:
+            converted["now"] = conversions.attribute(s, w, c, goal, since=launch)
+
+        def previous(s: Any) -> None:
+            converted["before"] = previous_attribution(s, w, c, goal)
+
+        baseline_s = {"conversions_previous": timed(database, w, previous, warm=False)}
+        reset_conversions(database, w)
         query_s = {
-            "conversions": timed(database, w, lambda s: conversions.attribute(s, w, c, goal), warm=False),
+            "conversions": timed(database, w, attribute, warm=False),
             "funnel": timed(database, w, lambda s: reports.funnel(s, w, c)),
             "failures": timed(database, w, lambda s: reports.failures(s, w, c)),
             "variants": timed(
@@ -160,7 +221,10 @@ def main() -> None:
         database.dispose()
     finally:
         drop_database(url)
-    print(orjson.dumps({"bench": "reports", "deliveries": deliveries, "query_s": query_s}).decode())
+    if converted["now"] != converted["before"]:
+        raise SystemExit(f"attribution disagrees with the baseline: {converted}")
+    figures = {"bench": "reports", "deliveries": deliveries, "query_s": query_s, "baseline_s": baseline_s}
+    print(orjson.dumps({**figures, "converted": converted["now"]}).decode())
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from app.campaigns.schemas import Recurring
 from app.campaigns.timing import Timing, optimal_instants, planning_horizon, zone_moment
 from app.delivery import ledger
 from app.delivery.lanes import start_lanes
+from app.experiments import rollout
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
 from app.kit.settings import Settings
@@ -68,6 +69,8 @@ def plan_send(
             return None
         campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
         workspace = session.get(Workspace, workspace_id)
+        if send.occurrence == rollout.ROLLOUT and send.decision is None:
+            send.decision = rollout.decide(session, campaign, now=now)
         queued = _plan(session, send, campaign, workspace.timezone if workspace else "UTC", now=now)
         jobs: list[Job] = []
         if send.planned_zones and campaign.status == CampaignStatus.scheduled:
@@ -80,6 +83,9 @@ def plan_send(
 def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str, *, now: datetime) -> int:
     timing = Timing.from_json(send.timing)
     where = audiences.condition(session, send.workspace_id, audiences.parse(campaign.audience), now=now)
+    share = rollout.share_condition(campaign, send)
+    if share is not None:
+        where = and_(where, share)
     planned = list(send.planned_zones)
     waiting: list[datetime] = []
     queued = 0

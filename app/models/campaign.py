@@ -43,6 +43,8 @@ class Campaign(TenantScoped, Timestamps, Base):
     schedule: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     limits: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     goal: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
+    # Test share first, then the winner to the rest (app.campaigns.schemas.Rollout).
+    rollout: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
     # Bumped by every content change so workers know their compiled templates are stale.
     revision: Mapped[int] = mapped_column(Integer, default=1)
     launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

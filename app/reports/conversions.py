@@ -12,14 +12,15 @@ this again changes nothing.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import Goal
 from app.delivery.rules import CONTROL
-from app.models import Delivery, DeliveryStatus, Event
+from app.models import Campaign, Delivery, DeliveryStatus, Event
 from app.models.delivery import suppressed
 from app.reports.sql import json_contains, plus_hours
 
@@ -39,38 +40,65 @@ def _anchor(rows: Any, goal: Goal) -> Any:
     )
 
 
-def attribute(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal) -> int:
-    """Set ``converted_at`` on the campaign's newly converted rows; returns how many."""
-    later = D.alias("later")
+def attribute(
+    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal, *, since: datetime | None
+) -> int:
+    """Set ``converted_at`` on the campaign's newly converted rows; returns how many.
+
+    Driven from the goal events (an index range on events by name and time, from ``since``,
+    the campaign's launch: nothing earlier can convert) to each event's last touch among the
+    user's deliveries of this campaign (the deliveries index by campaign and user), rather
+    than from every delivery to every event of its user."""
+    events = select(E.c.user_id, E.c.occurred_at).where(
+        E.c.workspace_id == workspace_id,
+        E.c.name == goal.event,
+        *([E.c.occurred_at > since] if since is not None else []),
+        *json_contains(session, E.c.properties, goal.properties),
+    )
+    goal_events = events.subquery("goal_events")
     anchor = _anchor(D, goal)
-    later_anchor = _anchor(later, goal)
-    superseded = exists().where(
-        later.c.workspace_id == workspace_id,
-        later.c.campaign_id == campaign_id,
-        later.c.user_id == D.c.user_id,
-        later_anchor > anchor,
-        later_anchor < E.c.occurred_at,
+    touches = (
+        select(
+            D.c.id,
+            anchor.label("anchor"),
+            goal_events.c.occurred_at,
+            func.row_number()
+            .over(partition_by=(goal_events.c.user_id, goal_events.c.occurred_at), order_by=anchor.desc())
+            .label("recency"),
+        )
+        .select_from(
+            goal_events.join(
+                D,
+                and_(
+                    D.c.workspace_id == workspace_id,
+                    D.c.campaign_id == campaign_id,
+                    D.c.user_id == goal_events.c.user_id,
+                ),
+            )
+        )
+        .where(anchor < goal_events.c.occurred_at)  # NULL for rows that cannot convert
+        .subquery("touches")
     )
     first = (
-        select(D.c.id, func.min(E.c.occurred_at).label("converted_at"))
-        .select_from(D.join(E, and_(E.c.workspace_id == D.c.workspace_id, E.c.user_id == D.c.user_id)))
+        select(touches.c.id, func.min(touches.c.occurred_at).label("converted_at"))
         .where(
-            D.c.workspace_id == workspace_id,
-            D.c.campaign_id == campaign_id,
-            D.c.converted_at.is_(None),
-            or_(D.c.status == CONTROL_STATUS, D.c.status.in_(SENT_STATUSES)),
-            E.c.name == goal.event,
-            E.c.occurred_at > anchor,
-            E.c.occurred_at <= plus_hours(session, anchor, goal.window_hours),
-            *json_contains(session, E.c.properties, goal.properties),
-            ~superseded,
+            touches.c.recency == 1,
+            touches.c.occurred_at <= plus_hours(session, touches.c.anchor, goal.window_hours),
         )
-        .group_by(D.c.id)
+        .group_by(touches.c.id)
         .subquery("first")
     )
     stmt = (
         update(D)
-        .where(D.c.workspace_id == workspace_id, D.c.id == first.c.id)
+        .where(D.c.workspace_id == workspace_id, D.c.id == first.c.id, D.c.converted_at.is_(None))
         .values(converted_at=first.c.converted_at)
     )
     return session.execute(stmt).rowcount or 0
+
+
+def attribute_campaign(session: Session, campaign: Campaign) -> int:
+    """``attribute`` for a campaign with its goal, from its launch; 0 without a goal."""
+    if campaign.goal is None:
+        return 0
+    goal = Goal.model_validate(campaign.goal)
+    return attribute(session, campaign.workspace_id, campaign.id, goal, since=campaign.launched_at)

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
-from app.campaigns.schemas import Goal
 from app.kit.db import scope_to_system
 from app.models import Campaign, CampaignStatus
 from app.models.base import utcnow
@@ -41,6 +40,4 @@ def attribute_campaign(ctx: TaskContext, *, workspace_id: str, campaign_id: str)
     workspace, campaign_key = uuid.UUID(workspace_id), uuid.UUID(campaign_id)
     with ctx.database.transaction(workspace) as session:
         campaign = session.get(Campaign, (workspace, campaign_key))
-        if campaign is None or campaign.goal is None:
-            return 0
-        return conversions.attribute(session, workspace, campaign_key, Goal.model_validate(campaign.goal))
+        return 0 if campaign is None else conversions.attribute_campaign(session, campaign)
