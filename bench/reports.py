@@ -7,8 +7,9 @@ twice), 5 % click, a goal event for about 6 % of users inside the window and noi
 one activity event per user in one of the 9 weeks before. Each report is timed once after a warm-up run
 (conversion attribution is timed on its first, real run, then reports attribute nothing new).
 The baseline, in the same run: the attribution statement this one replaced (every delivery of
-the campaign joined to every goal event of its user, last touch by an anti-join), timed on the
-same data after ``converted_at`` is reset; both must convert the same number of rows.
+the campaign joined to every goal event of its user, last touch by an anti-join), timed after
+the new one on the same data with ``converted_at`` reset; both must convert as many rows.
+``--explain`` prints both plans (EXPLAIN ANALYZE, rolled back) to stderr first.
 
     python bench/reports.py            # 1,000,000 deliveries
     python bench/reports.py --quick    # 50,000 deliveries
@@ -122,8 +123,8 @@ def load(url: str, deliveries: int) -> tuple[uuid.UUID, uuid.UUID, Database]:
     return workspace_id, campaign_id, database
 
 
-def previous_attribution(session: Any, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal) -> int:
-    """The baseline: the statement ``conversions.attribute`` used before (kept here only to
+def previous_attribution(session: Any, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal) -> Any:
+    """The baseline: the statement ``conversions.attribute`` ran before (kept here only to
     measure against)."""
     d, e = Delivery.__table__, Event.__table__
     later = d.alias("later")
@@ -151,17 +152,29 @@ def previous_attribution(session: Any, workspace_id: uuid.UUID, campaign_id: uui
         .group_by(d.c.id)
         .subquery("first")
     )
-    stmt = (
+    return (
         update(d)
         .where(d.c.workspace_id == workspace_id, d.c.id == first.c.id)
         .values(converted_at=first.c.converted_at)
     )
-    return session.execute(stmt).rowcount or 0
+
+
+def explain(database: Database, workspace_id: uuid.UUID, build: Callable[[Any], Any]) -> None:
+    """EXPLAIN ANALYZE of a statement to stderr; its writes are rolled back."""
+    session = database.session(workspace_id)
+    try:
+        dialect = session.get_bind().dialect
+        compiled = build(session).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        plan = session.connection().exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")
+        print("\n".join(row[0] for row in plan), file=sys.stderr)
+    finally:
+        session.rollback()
+        session.close()
 
 
 def reset_conversions(database: Database, workspace_id: uuid.UUID) -> None:
     with database.transaction(workspace_id) as session:
-        session.execute(update(Delivery).values(converted_at=None))
+        session.execute(update(Delivery).where(Delivery.converted_at.is_not(None)).values(converted_at=None))
 
 
 def timed(
@@ -180,6 +193,7 @@ def timed(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="50,000 deliveries")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the attribution, to stderr")
     args = parser.parse_args()
     deliveries = 50_000 if args.quick else 1_000_000
     url = make_database()
@@ -193,16 +207,28 @@ def main() -> None:
 
         converted: dict[str, int] = {}  # rows each attribution wrote: they must agree
 
+        def attribution(s: Any) -> Any:
+            return conversions.attribution(s, w, c, goal, since=launch)
+
+        def before(s: Any) -> Any:
+            return previous_attribution(s, w, c, goal)
+
         def attribute(s: Any) -> None:
-            converted["now"] = conversions.attribute(s, w, c, goal, since=launch)
+            converted["now"] = s.execute(attribution(s)).rowcount
 
         def previous(s: Any) -> None:
-            converted["before"] = previous_attribution(s, w, c, goal)
+            converted["before"] = s.execute(before(s)).rowcount
 
-        baseline_s = {"conversions_previous": timed(database, w, previous, warm=False)}
+        if args.explain:
+            explain(database, w, before)
+            explain(database, w, attribution)
+
+        # The new statement first, on the colder cache; then the baseline over the same rows.
+        conversions_s = timed(database, w, attribute, warm=False)
         reset_conversions(database, w)
+        baseline_s = {"conversions_previous": timed(database, w, previous, warm=False)}
         query_s = {
-            "conversions": timed(database, w, attribute, warm=False),
+            "conversions": conversions_s,
             "funnel": timed(database, w, lambda s: reports.funnel(s, w, c)),
             "failures": timed(database, w, lambda s: reports.failures(s, w, c)),
             "variants": timed(

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Update, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import Goal
@@ -43,7 +43,15 @@ def _anchor(rows: Any, goal: Goal) -> Any:
 def attribute(
     session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal, *, since: datetime | None
 ) -> int:
-    """Set ``converted_at`` on the campaign's newly converted rows; returns how many.
+    """Set ``converted_at`` on the campaign's newly converted rows; returns how many."""
+    stmt = attribution(session, workspace_id, campaign_id, goal, since=since)
+    return session.execute(stmt).rowcount or 0
+
+
+def attribution(
+    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal, *, since: datetime | None
+) -> Update:
+    """The UPDATE statement ``attribute`` runs.
 
     Driven from the goal events (an index range on events by name and time, from ``since``,
     the campaign's launch: nothing earlier can convert) to each event's last touch among the
@@ -88,12 +96,11 @@ def attribute(
         .group_by(touches.c.id)
         .subquery("first")
     )
-    stmt = (
+    return (
         update(D)
         .where(D.c.workspace_id == workspace_id, D.c.id == first.c.id, D.c.converted_at.is_(None))
         .values(converted_at=first.c.converted_at)
     )
-    return session.execute(stmt).rowcount or 0
 
 
 def attribute_campaign(session: Session, campaign: Campaign) -> int:

@@ -130,6 +130,7 @@ def test_the_rest_gets_the_truly_best_variant_after_the_wait(database, tenant, r
     assert "rollout.arms" in csv_text
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("fallback", "clicks", "winner", "reason"),
     [("C", {}, "C", "fallback_variant"), (None, {"B": 2}, "B", "best_rate"), (None, {}, "A", "best_rate")],
