@@ -99,7 +99,8 @@ FROM generate_series(1, %(users)s) AS i,
 
 
 def load(url: str, deliveries: int) -> tuple[uuid.UUID, uuid.UUID, Database]:
-    settings = Settings(database_url=url, secret_key=SECRET, broker_url=None)
+    # The baseline statement can take longer than the 30 s default timeout on a loaded machine.
+    settings = Settings(database_url=url, secret_key=SECRET, broker_url=None, statement_timeout_ms=600_000)
     database = Database(settings)
     with database.transaction() as session:
         workspace_id = create_workspace(session, name="Bench", timezone="Europe/Berlin")[0].id

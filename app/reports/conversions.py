@@ -7,12 +7,21 @@ the dispatcher settled them), so their conversion rate is the baseline that give
 Last touch: an event converts only the latest of the user's qualifying deliveries of this
 campaign before it. ``converted_at`` is written once (the first converting event), so running
 this again changes nothing.
+
+Incremental: each campaign keeps ``conversions_through``, a goal-event id (UUIDv7, in the
+order events were received) up to which every event has been attributed. A pass reads only
+the events after it (a range of the events' primary key), so a report attributes just the
+last minutes' events instead of every event since the launch. The background task moves the
+mark forward, but never past an event that could still meet a row not settled yet:
+``SETTLE_LAG`` before now (an ingest transaction still committing, a dispatcher still writing
+``sent_at``), and no later than the oldest due row still queued or sending (a control row's
+window starts at its ``due_at`` though it is written when the dispatcher gets to it).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Update, and_, case, func, select, update
@@ -20,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import Goal
 from app.delivery.rules import CONTROL
-from app.models import Campaign, Delivery, DeliveryStatus, Event
+from app.kit.ids import uuid7_floor
+from app.models import Campaign, Delivery, DeliveryStatus, Event, Send, SendStatus
 from app.models.delivery import suppressed
 from app.reports.sql import json_contains, plus_hours
 
@@ -28,6 +38,7 @@ D = Delivery.__table__
 E = Event.__table__
 CONTROL_STATUS = suppressed(CONTROL)
 SENT_STATUSES = (DeliveryStatus.sent.value, DeliveryStatus.delivered.value)
+SETTLE_LAG = timedelta(minutes=2)
 
 
 def _anchor(rows: Any, goal: Goal) -> Any:
@@ -41,26 +52,40 @@ def _anchor(rows: Any, goal: Goal) -> Any:
 
 
 def attribute(
-    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal, *, since: datetime | None
+    session: Session,
+    workspace_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    goal: Goal,
+    *,
+    since: datetime | None,
+    after: uuid.UUID | None = None,
 ) -> int:
     """Set ``converted_at`` on the campaign's newly converted rows; returns how many."""
-    stmt = attribution(session, workspace_id, campaign_id, goal, since=since)
+    stmt = attribution(session, workspace_id, campaign_id, goal, since=since, after=after)
     return session.execute(stmt).rowcount or 0
 
 
 def attribution(
-    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, goal: Goal, *, since: datetime | None
+    session: Session,
+    workspace_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    goal: Goal,
+    *,
+    since: datetime | None,
+    after: uuid.UUID | None = None,
 ) -> Update:
-    """The UPDATE statement ``attribute`` runs.
+    """The UPDATE statement ``attribute`` runs: goal events that occurred after ``since`` (the
+    launch: nothing earlier can convert) and, with ``after``, were received after that event
+    id.
 
-    Driven from the goal events (an index range on events by name and time, from ``since``,
-    the campaign's launch: nothing earlier can convert) to each event's last touch among the
-    user's deliveries of this campaign (the deliveries index by campaign and user), rather
-    than from every delivery to every event of its user."""
+    Driven from the goal events (an index range) to each event's last touch among the user's
+    deliveries of this campaign (the deliveries index by campaign and user), rather than from
+    every delivery to every event of its user."""
     events = select(E.c.user_id, E.c.occurred_at).where(
         E.c.workspace_id == workspace_id,
         E.c.name == goal.event,
         *([E.c.occurred_at > since] if since is not None else []),
+        *([E.c.id > after] if after is not None else []),
         *json_contains(session, E.c.properties, goal.properties),
     )
     goal_events = events.subquery("goal_events")
@@ -104,8 +129,41 @@ def attribution(
 
 
 def attribute_campaign(session: Session, campaign: Campaign) -> int:
-    """``attribute`` for a campaign with its goal, from its launch; 0 without a goal."""
+    """Attribute the campaign's goal events received since its mark (all since the launch
+    before the first mark); 0 without a goal."""
     if campaign.goal is None:
         return 0
     goal = Goal.model_validate(campaign.goal)
-    return attribute(session, campaign.workspace_id, campaign.id, goal, since=campaign.launched_at)
+    return attribute(
+        session,
+        campaign.workspace_id,
+        campaign.id,
+        goal,
+        since=campaign.launched_at,
+        after=campaign.conversions_through,
+    )
+
+
+def catch_up(session: Session, campaign: Campaign, *, now: datetime) -> int:
+    """``attribute_campaign``, then move the mark as far as it is safe (see above)."""
+    converted = attribute_campaign(session, campaign)
+    if campaign.goal is None:
+        return converted
+    safe = now - SETTLE_LAG
+    active = select(Send.id).where(
+        Send.campaign_id == campaign.id, Send.status.in_((SendStatus.planning, SendStatus.dispatching))
+    )
+    unsettled = session.scalar(
+        select(func.min(D.c.due_at)).where(
+            D.c.workspace_id == campaign.workspace_id,
+            D.c.send_id.in_(active.scalar_subquery()),
+            D.c.status.in_((DeliveryStatus.queued.value, DeliveryStatus.sending.value)),
+            D.c.due_at <= now,
+        )
+    )
+    if unsettled is not None:
+        safe = min(safe, unsettled)
+    mark = uuid7_floor(int(safe.timestamp() * 1000))
+    if campaign.conversions_through is None or mark > campaign.conversions_through:
+        campaign.conversions_through = mark
+    return converted

@@ -1,5 +1,7 @@
-"""Winner roll-out: a campaign's roll-out settings, a roll-out send's decision, and the stable
-share function that splits the test share from the rest inside the planner's snapshot.
+"""Winner roll-out and incremental conversions: a campaign's roll-out settings, a roll-out
+send's decision, the stable share function that splits the test share from the rest inside
+the planner's snapshot, and each campaign's conversion mark (``conversions_through``: goal
+events up to this id are attributed).
 
 ``nudge_share_unit(campaign, user)`` is a number in [0, 1) fixed for the pair: the first 52
 bits of md5 over both ids in hex. ``app.delivery.rules.share_unit`` is the same function in
@@ -26,6 +28,7 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgre
 
 def upgrade() -> None:
     op.add_column('campaigns', sa.Column('rollout', _JSON, nullable=True))
+    op.add_column('campaigns', sa.Column('conversions_through', sa.Uuid(), nullable=True))
     op.add_column('sends', sa.Column('decision', _JSON, nullable=True))
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(
@@ -43,4 +46,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP FUNCTION IF EXISTS nudge_share_unit(uuid, uuid)')
     op.drop_column('sends', 'decision')
+    op.drop_column('campaigns', 'conversions_through')
     op.drop_column('campaigns', 'rollout')
