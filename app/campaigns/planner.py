@@ -25,6 +25,7 @@ from app.delivery import ledger
 from app.delivery.lanes import start_lanes
 from app.journeys.sends import OCCURRENCE_PREFIX as JOURNEY_OCCURRENCE
 from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
+from app.experiments import rollout
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
 from app.kit.metrics import LEASES_RECLAIMED, PLANNER_TICK
@@ -71,6 +72,8 @@ def plan_send(
             return None
         campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
         workspace = session.get(Workspace, workspace_id)
+        if send.occurrence == rollout.ROLLOUT and send.decision is None:
+            send.decision = rollout.decide(session, campaign, now=now)
         queued = _plan(session, send, campaign, workspace.timezone if workspace else "UTC", now=now)
         jobs: list[Job] = []
         if send.planned_zones and campaign.status == CampaignStatus.scheduled:
@@ -83,6 +86,9 @@ def plan_send(
 def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str, *, now: datetime) -> int:
     timing = Timing.from_json(send.timing)
     where = audiences.condition(session, send.workspace_id, audiences.parse(campaign.audience), now=now)
+    share = rollout.share_condition(campaign, send)
+    if share is not None:
+        where = and_(where, share)
     planned = list(send.planned_zones)
     waiting: list[datetime] = []
     queued = 0

@@ -184,6 +184,25 @@ class Goal(_Strict):
     )
 
 
+# Winner roll-out -------------------------------------------------------------------------------
+
+RolloutMetric = Literal["opened", "clicked", "converted"]
+
+
+class Rollout(_Strict):
+    """Send to a test share first; ``wait_hours`` after each zone's test wave, the rest of the
+    audience gets the winning variant."""
+
+    test_percent: float = Field(gt=0, lt=100, description="Share of the audience in the test")
+    wait_hours: int = Field(ge=1, le=24 * 30, description="Hours from the test send to the roll-out")
+    metric: RolloutMetric = Field(description="Unique opens, clicks or goal conversions per user sent")
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level of the winner")
+    fallback_variant: VariantKey | None = Field(
+        default=None,
+        description="Sent when no variant wins significantly; unset: the best observed rate",
+    )
+
+
 # Requests and answers -------------------------------------------------------------------------
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -204,6 +223,7 @@ class CampaignCreate(_Strict):
     schedule: Schedule
     limits: Limits = Field(default_factory=Limits)
     goal: Goal | None = None
+    rollout: Rollout | None = None
 
     _keys = field_validator("variants")(_unique_keys)
 
@@ -219,11 +239,12 @@ class CampaignUpdate(_Strict):
     schedule: Schedule | None = None
     limits: Limits | None = None
     goal: Goal | None = None
+    rollout: Rollout | None = None
 
     _keys = field_validator("variants")(_unique_keys)
 
 
-DRAFT_ONLY_FIELDS = frozenset({"channel", "audience", "variants", "control_percent", "schedule"})
+DRAFT_ONLY_FIELDS = frozenset({"channel", "audience", "variants", "control_percent", "schedule", "rollout"})
 
 
 class CampaignOut(BaseModel):
@@ -239,6 +260,7 @@ class CampaignOut(BaseModel):
     schedule: dict[str, Any]
     limits: dict[str, Any]
     goal: dict[str, Any] | None
+    rollout: dict[str, Any] | None
     launched_at: dt.datetime | None
     finished_at: dt.datetime | None
     created_at: dt.datetime

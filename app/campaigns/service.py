@@ -29,6 +29,7 @@ from app.campaigns.timing import earliest_moment, planning_horizon
 from app.delivery.lanes import start_lanes
 from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
 from app.journeys.sends import is_journey_campaign
+from app.experiments import rollout as rollouts
 from app.kit.db import current_workspace
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.jobs import Job
@@ -41,6 +42,7 @@ from app.templating.content import check_channel_content
 PLAN_TASK = "campaigns.plan_send"
 CANCEL_TASK = "campaigns.cancel_queued"
 LIVE = (CampaignStatus.scheduled, CampaignStatus.running, CampaignStatus.paused)
+NULLABLE = frozenset({"goal", "rollout"})
 
 
 def _check_variants(channel: str, variants: list[Variant]) -> None:
@@ -62,7 +64,9 @@ def create(session: Session, body: CampaignCreate) -> Campaign:
         schedule=body.schedule.model_dump(mode="json"),
         limits=body.limits.model_dump(mode="json"),
         goal=body.goal.model_dump(mode="json") if body.goal else None,
+        rollout=body.rollout.model_dump(mode="json") if body.rollout else None,
     )
+    rollouts.check(campaign)
     session.add(campaign)
     session.flush()
     return campaign
@@ -102,7 +106,7 @@ def update_campaign(session: Session, campaign_id: uuid.UUID, body: CampaignUpda
     frozen = sorted(DRAFT_ONLY_FIELDS & changes.keys())
     if frozen and campaign.status != CampaignStatus.draft:
         raise Conflict(f"{frozen[0]} can change only before launch", field=frozen[0])
-    nulls = sorted(name for name, value in changes.items() if value is None and name != "goal")
+    nulls = sorted(name for name, value in changes.items() if value is None and name not in NULLABLE)
     if nulls:
         raise Invalid(f"{nulls[0]} cannot be null", field=nulls[0])
     channel = body.channel or campaign.channel
@@ -114,6 +118,7 @@ def update_campaign(session: Session, campaign_id: uuid.UUID, body: CampaignUpda
         audiences.segment_definition(session, body.audience)
     for name, value in changes.items():
         setattr(campaign, name, value)
+    rollouts.check(campaign)
     campaign.updated_at = utcnow()
     session.flush()
     return campaign
@@ -178,6 +183,8 @@ def launch(session: Session, campaign_id: uuid.UUID, *, now: datetime) -> tuple[
         send = new_send(session, campaign, occurrence, now=now)
         if send is not None and send.next_plan_at is not None and send.next_plan_at <= now:
             jobs.append(plan_job(campaign.workspace_id, send.id))
+        if campaign.rollout is not None:
+            new_send(session, campaign, rollouts.occurrence(campaign, occurrence), now=now)
     campaign.updated_at = now
     session.flush()
     return campaign, jobs

@@ -32,6 +32,8 @@ class Timing:
     past_zones: str = "next_day"
     grace: timedelta = timedelta(hours=1)
     engagement_events: tuple[str, ...] = field(default=())
+    # A roll-out send: each zone's moment this long after its test wave's.
+    offset: timedelta = timedelta(0)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class Timing:
             "past_zones": self.past_zones,
             "grace_s": int(self.grace.total_seconds()),
             "engagement_events": list(self.engagement_events),
+            "offset_s": int(self.offset.total_seconds()),
         }
 
     @classmethod
@@ -54,6 +57,7 @@ class Timing:
             past_zones=doc.get("past_zones", "next_day"),
             grace=timedelta(seconds=doc.get("grace_s", 3600)),
             engagement_events=tuple(doc.get("engagement_events", ())),
+            offset=timedelta(seconds=doc.get("offset_s", 0)),
         )
 
     @property
@@ -89,10 +93,11 @@ def zone_instant(timing: Timing, zone: str, starts_at: datetime) -> datetime | N
     """When users in ``zone`` receive a utc or local send; None when the zone is skipped."""
     if timing.mode == "utc":
         assert timing.at is not None
-        return max(timing.at, starts_at)
+        return max(timing.at, starts_at) + timing.offset
     if timing.mode == "local":
         assert timing.wall is not None
-        return _wall_instant(timing, timing.wall, zone, starts_at)
+        instant = _wall_instant(timing, timing.wall, zone, starts_at)
+        return None if instant is None else instant + timing.offset
     raise ValueError(f"{timing.mode} sends have no single instant per zone")
 
 
@@ -128,23 +133,25 @@ def planning_horizon(timing: Timing, starts_at: datetime | None = None) -> datet
     starts before its first zone is due has no zone past at start, so none moves a day."""
     if timing.mode == "utc":
         assert timing.at is not None
-        return timing.at
+        return timing.at + timing.offset
     assert timing.day is not None
     if timing.mode == "optimal":
         return local_to_utc(timing.day, MIDNIGHT, LATEST_ZONE)
     assert timing.wall is not None
-    shifted = timing.past_zones == "next_day" and (starts_at is None or starts_at > earliest_moment(timing))
-    return local_to_utc(timing.day + timedelta(days=int(shifted)), timing.wall, LATEST_ZONE)
+    front = earliest_moment(timing) - timing.offset
+    shifted = timing.past_zones == "next_day" and (starts_at is None or starts_at > front)
+    last = local_to_utc(timing.day + timedelta(days=int(shifted)), timing.wall, LATEST_ZONE)
+    return last + timing.offset
 
 
 def earliest_moment(timing: Timing) -> datetime:
     """The first instant any zone of this send can be due (the wave's front)."""
     if timing.mode == "utc":
         assert timing.at is not None
-        return timing.at
+        return timing.at + timing.offset
     assert timing.day is not None
     wall = MIDNIGHT if timing.mode == "optimal" else timing.wall or MIDNIGHT
-    return local_to_utc(timing.day, wall, EARLIEST_ZONE)
+    return local_to_utc(timing.day, wall, EARLIEST_ZONE) + timing.offset
 
 
 def hour_of(instant: datetime) -> datetime:

@@ -123,6 +123,7 @@ def _screen(
 ) -> list[Pending]:
     """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
     campaign, addresses = setup.campaign, reachable.addresses
+    winner = setup.send.decision["winner"] if setup.send.decision else None
     pending: list[Pending] = []
     for row in claimed:
         if row.user is None:
@@ -137,6 +138,8 @@ def _screen(
             settle(ledger.Outcome(row.id, suppressed("no_address")))
         else:
             variant = assign_variant(campaign.id, row.user_id, campaign.variants, campaign.control_percent)
+            if variant != CONTROL and winner is not None:
+                variant = winner  # a roll-out: everyone outside the control group gets the winner
             if variant == CONTROL:
                 settle(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
             else:

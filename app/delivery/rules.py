@@ -37,6 +37,15 @@ def assign_variant(
     return str(variants[-1]["key"])
 
 
+def share_unit(campaign_id: uuid.UUID, user_id: uuid.UUID) -> float:
+    """A second number in [0, 1) fixed for (campaign, user), independent of ``_unit``: a
+    roll-out's test share (``share_unit < test_percent / 100``) holds every variant and the
+    control group in their proportions. The planner computes it in SQL as
+    ``nudge_share_unit`` (md5 there too), so the split happens inside the snapshot."""
+    digest = hashlib.md5(campaign_id.hex.encode() + user_id.hex.encode(), usedforsecurity=False)
+    return int(digest.hexdigest()[:13], 16) / 16**13
+
+
 class QuietHours:
     """A daily local window such as 22:00-08:00, evaluated in each user's zone."""
 

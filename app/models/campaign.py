@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, Index, Integer, String
+from sqlalchemy import CheckConstraint, Float, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import JsonDoc, UtcDateTime
@@ -43,6 +44,10 @@ class Campaign(TenantScoped, Timestamps, Base):
     schedule: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     limits: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     goal: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
+    # Goal events with ids up to this one are attributed (app.reports.conversions).
+    conversions_through: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    # Test share first, then the winner to the rest (app.campaigns.schemas.Rollout).
+    rollout: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
     # Bumped by every content change so workers know their compiled templates are stale.
     revision: Mapped[int] = mapped_column(Integer, default=1)
     launched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -54,3 +54,6 @@ class Send(TenantScoped, Base):
     dispatch_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # A roll-out send's choice, made when its first zone is planned: the winning variant and
+    # why (metric, rates, significance). Every later zone sends the same variant.
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)

@@ -112,12 +112,10 @@ def channels(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) 
     return [{"channel": r.pop("key"), **r} for r in _grouped(session, workspace_id, campaign_id, D.c.channel)]
 
 
-def variants(
-    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, *, metric: Metric, alpha: float
-) -> dict[str, Any]:
-    """Each variant's exposures (users sent; for control, users held out) and ``metric``
-    users, compared with the statistics module: against control when there is one, else
-    against the best variant."""
+def variant_arms(
+    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, *, metric: Metric
+) -> list[Arm]:
+    """Each variant's exposures (users sent; for control, users held out) and ``metric`` users."""
     arms: list[Arm] = []
     for row in _grouped(session, workspace_id, campaign_id, D.c.variant):
         if row["key"] is None:
@@ -128,6 +126,15 @@ def variants(
             )
         elif row["sent"]:
             arms.append(Arm(row["key"], row[metric], row["sent"]))
+    return arms
+
+
+def variants(
+    session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, *, metric: Metric, alpha: float
+) -> dict[str, Any]:
+    """Each variant compared with the statistics module: against control when there is one,
+    else against the best variant."""
+    arms = variant_arms(session, workspace_id, campaign_id, metric=metric)
     has_control = any(a.name == CONTROL for a in arms)
     if has_control and metric != "converted":
         arms = [a for a in arms if a.name != CONTROL]  # the control group opens and clicks nothing

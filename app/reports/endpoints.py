@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from app.auth.dependencies import SecretKey
 from app.campaigns import service as campaigns
-from app.campaigns.schemas import Goal
+from app.experiments import rollout
 from app.kit.db import current_workspace
 from app.kit.session import DbSession
 from app.models import Workspace
@@ -57,8 +57,7 @@ def campaign_report(
 ) -> Response:
     campaign = campaigns.get(session, campaign_id)
     workspace_id = current_workspace(session)
-    if campaign.goal is not None:
-        conversions.attribute(session, workspace_id, campaign_id, Goal.model_validate(campaign.goal))
+    conversions.attribute_campaign(session, campaign)
     report = {
         "campaign_id": str(campaign_id),
         "goal": campaign.goal["event"] if campaign.goal else None,
@@ -67,6 +66,9 @@ def campaign_report(
         "variants": campaign_reports.variants(session, workspace_id, campaign_id, metric=metric, alpha=alpha),
         "channels": campaign_reports.channels(session, workspace_id, campaign_id),
     }
+    summary = rollout.summary(session, campaign)
+    if summary is not None:
+        report["rollout"] = summary
     return respond(request, report, format, f"campaign-{campaign_id}")
 
 

@@ -1,5 +1,6 @@
-"""Conversion attribution in the background: every few minutes, for each campaign with a goal
-whose windows may still be open. Reports also attribute on demand before they count."""
+"""Conversion attribution in the background: every minute, for each campaign with a goal whose
+windows may still be open, the goal events received since its mark, then the mark moves on.
+Reports also attribute the events after the mark before they count."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
-from app.campaigns.schemas import Goal
 from app.kit.db import scope_to_system
 from app.models import Campaign, CampaignStatus
 from app.models.base import utcnow
@@ -19,7 +19,7 @@ from app.worker.registry import TaskContext, task
 _LONGEST_WINDOW = timedelta(days=90)
 
 
-@task("reports.attribute_conversions", every_s=300)
+@task("reports.attribute_conversions", every_s=60)
 def attribute_all(ctx: TaskContext) -> int:
     with ctx.database.session() as session:
         scope_to_system(session)
@@ -41,6 +41,4 @@ def attribute_campaign(ctx: TaskContext, *, workspace_id: str, campaign_id: str)
     workspace, campaign_key = uuid.UUID(workspace_id), uuid.UUID(campaign_id)
     with ctx.database.transaction(workspace) as session:
         campaign = session.get(Campaign, (workspace, campaign_key))
-        if campaign is None or campaign.goal is None:
-            return 0
-        return conversions.attribute(session, workspace, campaign_key, Goal.model_validate(campaign.goal))
+        return 0 if campaign is None else conversions.catch_up(session, campaign, now=utcnow())

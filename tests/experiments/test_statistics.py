@@ -91,3 +91,25 @@ def test_false_winner_rate_is_close_to_alpha():
     # Bonferroni keeps the family-wise rate at or just under alpha: expect about 10 of 200; the
     # bounds are the 99.9% range of a binomial(200, 0.05).
     assert 2 <= false_winners <= 22
+
+
+def test_without_control_false_winners_stay_under_alpha_and_real_ones_are_found():
+    """The roll-out's question (is the best variant better than every other?) over 200
+    simulated A/A/A tests, then over 200 with one truly better variant."""
+    rng = np.random.default_rng(7)
+    experiments, n, alpha = 200, 2000, 0.05
+
+    def winners(rates: tuple[float, ...]) -> list[str | None]:
+        found = []
+        for _ in range(experiments):
+            arms = [Arm(str(i), int(rng.binomial(n, r)), n) for i, r in enumerate(rates)]
+            found.append(compare(arms, alpha=alpha).winner)
+        return found
+
+    false_winners = sum(w is not None for w in winners((0.1, 0.1, 0.1)))
+    # The best of three must beat both others: at most alpha, and the 99.9% upper bound of a
+    # binomial(200, 0.05) is 22.
+    assert false_winners <= 22
+    found = winners((0.1, 0.1, 0.14))
+    assert sum(w == "2" for w in found) >= 0.8 * experiments  # power: ~0.9 for this difference
+    assert all(w in (None, "2") for w in found)

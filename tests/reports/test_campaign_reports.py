@@ -171,7 +171,12 @@ def test_conversions_window_filters_control_and_idempotence(client, tenant, data
         ],
     )
     with database.transaction(tenant.workspace_id) as session:
-        assert conversions.attribute(session, tenant.workspace_id, campaign, Goal.model_validate(goal)) == 2
+        assert (
+            conversions.attribute(
+                session, tenant.workspace_id, campaign, Goal.model_validate(goal), since=None
+            )
+            == 2
+        )
     first = converted(database, tenant)
     assert first[ids[0]] == T0 + 2 * H
     assert first[ids[3]] == T0 + 5 * H
@@ -181,7 +186,12 @@ def test_conversions_window_filters_control_and_idempotence(client, tenant, data
         database, tenant.workspace_id, [(users[0], "purchase", T0 + H, good)]
     )  # late-arriving, earlier
     with database.transaction(tenant.workspace_id) as session:
-        assert conversions.attribute(session, tenant.workspace_id, campaign, Goal.model_validate(goal)) == 0
+        assert (
+            conversions.attribute(
+                session, tenant.workspace_id, campaign, Goal.model_validate(goal), since=None
+            )
+            == 0
+        )
     assert converted(database, tenant) == first  # set once
 
     funnel = report(client, tenant, campaign)["funnel"]
