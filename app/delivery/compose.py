@@ -16,7 +16,7 @@ from app.kit.errors import Invalid
 from app.models import Campaign, DeliveryStatus
 from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
 from app.templating.content import CompiledContent, compile_content
-from app.templating.context import UserFacts, load_facts, render_context
+from app.templating.context import UserFacts, load_events, load_facts, render_context
 from app.tracking.links import LinkTarget, TrackingLinks
 
 
@@ -32,10 +32,12 @@ class Pending:
 
 @dataclass
 class ChunkContent:
-    """A chunk's compiled variants and the built-ins its templates read."""
+    """A chunk's compiled variants, the built-ins its templates read, and the triggering
+    events of triggered deliveries (by event id)."""
 
     variants: dict[str, CompiledContent | Invalid]
     facts: dict[uuid.UUID, UserFacts]
+    events: dict[uuid.UUID, dict[str, Any]]
 
 
 def compile_chunk(session: Session, campaign: Campaign, pending: list[Pending]) -> ChunkContent:
@@ -51,7 +53,9 @@ def compile_chunk(session: Session, campaign: Campaign, pending: list[Pending]) 
     for compiled in variants.values():
         if isinstance(compiled, CompiledContent):
             needs = needs | compiled.needs
-    return ChunkContent(variants, load_facts(session, [p.row.user_id for p in pending], needs))
+    facts = load_facts(session, [p.row.user_id for p in pending], needs)
+    events = load_events(session, [p.row.event_id for p in pending if p.row.event_id is not None])
+    return ChunkContent(variants, facts, events)
 
 
 def messages(
@@ -77,6 +81,7 @@ def messages(
             context = render_context(
                 p.user,
                 facts=content.facts.get(p.row.user_id),
+                event=content.events.get(p.row.event_id) if p.row.event_id is not None else None,
                 workspace_zone=workspace_zone,
                 links=links.template_links(target) if links is not None else None,
             )

@@ -85,10 +85,11 @@ class Claimed:
     due_at: datetime
     expires_at: datetime | None
     attempts: int
+    event_id: uuid.UUID | None  # the triggering event, for triggered sends
     user: Recipient | None  # None: erased since planning
 
 
-_ROW = (D.c.id, D.c.user_id, D.c.due_at, D.c.expires_at, D.c.attempts)
+_ROW = (D.c.id, D.c.user_id, D.c.due_at, D.c.expires_at, D.c.attempts, D.c.event_id)
 # Attributes travel as text and are parsed with orjson (the driver's JSON parsing is slower).
 _USER = (*(U.c[name] for name in USER_FIELDS), cast(U.c.attributes, Text))
 
@@ -107,7 +108,7 @@ _CLAIM_POSTGRES = text(
     SET status = 'sending', lease_until = :lease_until, attempts = d.attempts + 1
     FROM picked LEFT JOIN users AS u ON u.workspace_id = :workspace_id AND u.id = picked.user_id
     WHERE d.workspace_id = :workspace_id AND d.id = picked.id
-    RETURNING d.id, d.user_id, d.due_at, d.expires_at, d.attempts,
+    RETURNING d.id, d.user_id, d.due_at, d.expires_at, d.attempts, d.event_id,
         u.external_id, u.email, u.phone, u.timezone, u.locale, u.country, u.first_name, u.last_name,
         u.email_status, u.push_status, u.in_app_status, u.attributes::text
     """
@@ -149,7 +150,7 @@ def claim(
     if _is_postgres(session):  # one round trip: the users come back with the claim
         params = {"workspace_id": workspace_id, "send_id": send_id, "now": now, "limit": limit}
         params |= {"lease_until": lease_until, "after_due": after[0], "after_id": after[1]}
-        return [_claimed(row[:5], row[5:]) for row in connection.execute(_CLAIM_POSTGRES, params)]
+        return [_claimed(row[:6], row[6:]) for row in connection.execute(_CLAIM_POSTGRES, params)]
     return _claim_sqlite(
         connection, workspace_id, send_id, now=now, lease_until=lease_until, limit=limit, after=after
     )

@@ -1,7 +1,8 @@
-"""What a template sees: ``user`` (profile and ``attributes``), ``event`` for triggered sends,
-and the built-ins ``occurrences_of[name]``, ``last_occurrence_of[name]`` and
-``lifetime_value``. Built-ins are loaded for a whole chunk in one query, and only those the
-compiled content reads (see ``Needs``)."""
+"""What a template sees: ``user`` (profile and ``attributes``), ``event`` for triggered sends
+(``name``, ``timestamp`` as ISO 8601 text, ``properties``), and the built-ins
+``occurrences_of[name]``, ``last_occurrence_of[name]`` and ``lifetime_value``. Built-ins are
+loaded for a whole chunk in one query, and only those the compiled content reads (see
+``Needs``)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,24 @@ def load_facts(session: Session, user_ids: Sequence[uuid.UUID], needs: Needs) ->
         user_id: UserFacts(counts.get(user_id, {}), lasts.get(user_id, {}), values.get(user_id, 0.0))
         for user_id in user_ids
     }
+
+
+def event_variables(name: str, occurred_at: datetime, properties: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``event`` a triggered send's templates read."""
+    return {"name": name, "timestamp": occurred_at.isoformat(), "properties": dict(properties or {})}
+
+
+def load_events(session: Session, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The triggering events of a chunk's deliveries, in one query; an event removed since
+    (erasure, retention) is absent and its delivery renders an empty ``event``."""
+    if not event_ids:
+        return {}
+    rows = session.execute(
+        select(Event.id, Event.name, Event.occurred_at, Event.properties).where(
+            Event.workspace_id == current_workspace(session), Event.id.in_(sorted(set(event_ids)))
+        )
+    )
+    return {row.id: event_variables(row.name, row.occurred_at, row.properties) for row in rows}
 
 
 def render_context(
