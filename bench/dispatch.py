@@ -12,6 +12,7 @@ free port. Users are generated here with COPY (26 zones, emails, attributes).
 
     python bench/dispatch.py            # 1,000,000 users
     python bench/dispatch.py --quick    # 50,000 users
+    python bench/dispatch.py --app-root /path/to/other/export   # its worker code, for "before"
 
 Prints one JSON line: bench, recipients, plan_s, messages_per_s, end_to_end_s, copy_rows_per_s.
 """
@@ -130,7 +131,7 @@ def unfinished(database: Database, workspace_id: uuid.UUID) -> int:
         return session.scalar(select(func.count()).where(Delivery.status.in_(waiting))) or 0
 
 
-def run(users: int) -> dict[str, object]:
+def run(users: int, app_root: Path | None = None) -> dict[str, object]:
     url = make_database()
     workdir = Path(tempfile.mkdtemp(prefix="nudge-bench-"))
     redis_server = RedisServer(free_port(), workdir)
@@ -148,6 +149,8 @@ def run(users: int) -> dict[str, object]:
         worker_env(settings, broker=redis_server.url, sink=workdir / "unused"), workdir / "worker.log"
     )
     worker.env.pop("NUDGE_LOG_CHANNEL_PATH")  # the sink only counts: measure Nudge, not a file
+    if app_root is not None:  # the worker runs that tree's dispatcher (planning stays this one's)
+        worker.env["PYTHONPATH"] = str(app_root)
     try:
         with database.transaction() as session:
             workspace, _keys = create_workspace(session, name="Bench")
@@ -236,9 +239,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="50,000 users instead of 1,000,000")
     parser.add_argument("--users", type=int, default=None, help="override the number of users")
+    parser.add_argument(
+        "--app-root", type=Path, default=None, help="run the worker from this source tree (a baseline)"
+    )
     args = parser.parse_args()
     users = args.users or (50_000 if args.quick else 1_000_000)
-    print(orjson.dumps(run(users)).decode())
+    print(orjson.dumps(run(users, args.app_root)).decode())
 
 
 if __name__ == "__main__":

@@ -74,16 +74,19 @@ def messages(
     failures: list[ledger.Outcome] = []
     for p in pending:
         compiled = content.variants[p.variant]
-        target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
         try:
             if isinstance(compiled, Invalid):
                 raise RenderFailed(f"{compiled.field}: {compiled}")
+            target_links = None
+            if links is not None:
+                target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
+                target_links = links.template_links(target)
             context = render_context(
                 p.user,
                 facts=content.facts.get(p.row.user_id),
                 event=content.events.get(p.row.event_id) if p.row.event_id is not None else None,
                 workspace_zone=workspace_zone,
-                links=links.template_links(target) if links is not None else None,
+                links=target_links,
             )
             context["campaign"] = {"name": campaign.name}
             rendered = compiled.render(context)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ PROFILE_FIELDS = (
     "city",
 )
 PURCHASE_EVENT = "purchase"
+_profile_of = attrgetter(*PROFILE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -107,19 +109,23 @@ def render_context(
 ) -> dict[str, Any]:
     """The variables for one user. ``user`` is a User or any object with its attributes;
     ``links`` adds ``unsubscribe_url`` and ``preferences_url`` (TrackingLinks.template_links)."""
-    facts = facts or UserFacts()
-    profile = {name: getattr(user, name, None) for name in PROFILE_FIELDS}
+    try:
+        profile = dict(zip(PROFILE_FIELDS, _profile_of(user), strict=True))
+    except AttributeError:  # a stand-in without every field
+        profile = {name: getattr(user, name, None) for name in PROFILE_FIELDS}
     profile["attributes"] = dict(getattr(user, "attributes", None) or {})
-    return {
+    context = {
         "user": profile,
-        "event": dict(event or {}),
-        "occurrences_of": _Counts(facts.occurrences),
-        "last_occurrence_of": dict(facts.last_occurrence),
-        "lifetime_value": facts.lifetime_value,
+        "event": dict(event) if event else {},
+        "occurrences_of": _Counts(facts.occurrences if facts else ()),
+        "last_occurrence_of": dict(facts.last_occurrence) if facts else {},
+        "lifetime_value": facts.lifetime_value if facts else 0.0,
         "_zone": profile["timezone"] or workspace_zone,
         "_locale": profile["locale"],
-        **(links or {}),
     }
+    if links:
+        context.update(links)
+    return context
 
 
 class _Counts(dict[str, int]):
