@@ -28,6 +28,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Overview", "dashboard.overview", "home", "home"),
     NavItem("Users", "dashboard.users", "users", "audience", Permission.read_users),
     NavItem("Campaigns", "dashboard.campaigns", "campaigns", "messaging"),
+    NavItem("Outbox", "dashboard.outbox", "mail", "messaging", Permission.read_users),
     NavItem("API keys", "dashboard.keys", "key", "workspace"),
     NavItem("Members", "dashboard.members", "team", "workspace"),
     NavItem("Settings", "dashboard.settings", "settings", "workspace"),
