@@ -36,7 +36,7 @@ from app.delivery import caps, channels, compose, ledger, recipients
 from app.delivery.compose import Pending
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
-from app.delivery.rules import CONTROL, QuietHours, assign_variant
+from app.delivery.rules import CONTROL, QuietHours, VariantPicker
 from app.delivery.throttle import Bucket, Buckets
 from app.kit.db import Database
 from app.kit.jobs import Job
@@ -122,6 +122,7 @@ def _screen(
 ) -> list[Pending]:
     """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
     campaign, addresses = setup.campaign, reachable.addresses
+    variants = VariantPicker(campaign.variants, campaign.control_percent)
     pending: list[Pending] = []
     for row in claimed:
         if row.user is None:
@@ -135,7 +136,7 @@ def _screen(
         elif row.user_id not in addresses:
             settle(ledger.Outcome(row.id, suppressed("no_address")))
         else:
-            variant = assign_variant(campaign.id, row.user_id, campaign.variants, campaign.control_percent)
+            variant = variants.pick(campaign.id, row.user_id)
             if variant == CONTROL:
                 settle(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
             else:
