@@ -147,6 +147,9 @@ def run(users: int, app_root: Path | None = None) -> dict[str, object]:
         channels_to_log=True,
         dispatch_chunk_size=1000,
         dispatch_lanes=4,
+        # One wave of a million rows is one statement; on a busy shared machine it can pass
+        # the default 30 s (the figure says how long it took).
+        statement_timeout_ms=300_000,
     )
     database = Database(settings)
     worker = Worker(
