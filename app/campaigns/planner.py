@@ -23,9 +23,9 @@ from app.campaigns.schemas import Recurring
 from app.campaigns.timing import Timing, optimal_instants, planning_horizon, zone_moment
 from app.delivery import ledger
 from app.delivery.lanes import start_lanes
+from app.experiments import rollout
 from app.journeys.sends import OCCURRENCE_PREFIX as JOURNEY_OCCURRENCE
 from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
-from app.experiments import rollout
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
 from app.kit.metrics import LEASES_RECLAIMED, PLANNER_TICK

@@ -27,9 +27,9 @@ from app.campaigns.schemas import (
 )
 from app.campaigns.timing import earliest_moment, planning_horizon
 from app.delivery.lanes import start_lanes
+from app.experiments import rollout as rollouts
 from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
 from app.journeys.sends import is_journey_campaign
-from app.experiments import rollout as rollouts
 from app.kit.db import current_workspace
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.jobs import Job

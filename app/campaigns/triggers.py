@@ -221,6 +221,7 @@ def handle(session: Session, event_ids: Sequence[uuid.UUID], *, now: datetime) -
                     "due_at": due,
                     "expires_at": expires,
                     "attempts": 0,
+                    "event_id": event.id,
                     "created_at": now,
                 }
             )

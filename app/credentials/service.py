@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.credentials.crypto import CredentialBox
+from app.credentials.crypto import CredentialBox, CredentialsUnreadable
 from app.credentials.schemas import mask
 from app.kit import sql
 from app.kit.db import current_workspace
@@ -48,11 +48,23 @@ def masked_all(session: Session) -> dict[str, dict[str, Any]]:
     return {provider: masked for provider, masked in rows}
 
 
-def load_all(session: Session, box: CredentialBox) -> dict[str, dict[str, Any]]:
-    """Every provider's decrypted values for the session's workspace (to build channels)."""
+def load_all(
+    session: Session, box: CredentialBox, *, unreadable: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every provider's decrypted values for the session's workspace (to build channels).
+    With ``unreadable``, providers that do not decrypt are listed there (with the reason)
+    instead of failing the whole call."""
     workspace_id = current_workspace(session)
     rows = session.execute(select(ProviderCredential.provider, ProviderCredential.ciphertext))
-    return {provider: box.open(workspace_id, provider, sealed) for provider, sealed in rows}
+    found: dict[str, dict[str, Any]] = {}
+    for provider, sealed in rows:
+        try:
+            found[provider] = box.open(workspace_id, provider, sealed)
+        except CredentialsUnreadable as exc:
+            if unreadable is None:
+                raise
+            unreadable[provider] = str(exc)
+    return found
 
 
 def remove(session: Session, provider: str) -> None:

@@ -30,6 +30,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Campaigns", "dashboard.campaigns", "campaigns", "messaging"),
     NavItem("Journeys", "dashboard.journeys", "activity", "messaging"),
     NavItem("Content", "dashboard.variables", "settings", "messaging"),
+    NavItem("Outbox", "dashboard.outbox", "mail", "messaging", Permission.read_users),
     NavItem("API keys", "dashboard.keys", "key", "workspace"),
     NavItem("Members", "dashboard.members", "team", "workspace"),
     NavItem("Settings", "dashboard.settings", "settings", "workspace"),

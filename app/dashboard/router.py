@@ -13,6 +13,7 @@ from app.dashboard.pages import (
     journeys,
     keys,
     members,
+    outbox,
     users,
     variables,
     workspaces,
@@ -22,7 +23,7 @@ from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.kit.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
-for page in (accounts, workspaces, invitations, keys, members, users, campaigns, journeys, variables):
+for page in (accounts, workspaces, invitations, keys, members, users, campaigns, journeys, variables, outbox):
     router.include_router(page.router)
 
 _fallback = APIRouter(route_class=DashboardRoute, include_in_schema=False)

@@ -1,9 +1,10 @@
 """Frequency caps over rolling windows, race-free.
 
-The chunk's users' ``frequency_states`` rows are created if missing and locked (in id order,
-so two chunks cannot deadlock) inside the claim's transaction; the check and the recording of
-the messages about to go out happen under those locks. Two chunks for one user at the same
-moment are serialised, so a cap of one lets exactly one through.
+The chunk's users are locked inside the claim's transaction (Postgres: advisory locks in key
+order, so two chunks cannot deadlock and no row is written just to lock it; SQLite: its one
+writer lock); the check and the recording of the messages about to go out happen under those
+locks. Two chunks for one user at the same moment are serialised, so a cap of one lets
+exactly one through.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.kit import sql
@@ -45,10 +46,14 @@ class CapBook:
         self.horizon = now.timestamp() - max(c.window for c in caps).total_seconds()
         self.recent = {user: [e for e in entries if e[0] > self.horizon] for user, entries in recent.items()}
         self.changed: set[uuid.UUID] = set()
+        self.room_for_one = all(c.limit >= 1 for c in caps)  # the answer for users with no history
 
     def allows(self, user_id: uuid.UUID, channel: str, delivery_id: uuid.UUID) -> bool:
+        recent = self.recent.get(user_id)
+        if not recent:
+            return self.room_for_one
         own = delivery_id.hex
-        entries = [e for e in self.recent.get(user_id, ()) if e[2] != own]
+        entries = [e for e in recent if e[2] != own]
         stamp = self.now.timestamp()
         for cap in self.caps:
             since = stamp - cap.window.total_seconds()
@@ -87,41 +92,37 @@ def open_book(
     return CapBook(caps, recent, now)
 
 
-# Create the missing rows, then lock them all in id order; JSON travels as text (parsed by orjson).
-_CREATE_POSTGRES = text(
+# Every chunk takes its users' transaction-scoped advisory locks in key order (so two chunks
+# cannot deadlock), then reads their histories: no row is written to lock it, and a user with
+# no history yet (no row) is locked all the same. The history is written once, by ``save``.
+LOCK_NAMESPACE = 0x6E75  # the advisory-lock key space of frequency caps ("nu")
+_LOCK_POSTGRES = """
+    SELECT pg_advisory_xact_lock(%(namespace)s, k) FROM (
+        SELECT DISTINCT hashtext(u::text) AS k FROM unnest(%(ids)s::uuid[]) AS u ORDER BY k
+    ) AS keys
     """
-    INSERT INTO frequency_states (workspace_id, id, recent)
-    SELECT :workspace_id, u, '[]'::jsonb FROM unnest(CAST(:ids AS uuid[])) AS u
-    ON CONFLICT (workspace_id, id) DO NOTHING
-    """
-)
-_LOCK_POSTGRES = text(
-    """
+_READ_POSTGRES = """
     SELECT id, recent::text FROM frequency_states
-    WHERE workspace_id = :workspace_id AND id = ANY(CAST(:ids AS uuid[]))
-    ORDER BY id FOR UPDATE
+    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)s::uuid[])
     """
-)
 # The histories travel as one JSON array (a text[] of JSON documents costs far more to send),
-# unpacked beside the ids in the same order.
-_SAVE_POSTGRES = text(
-    """
-    UPDATE frequency_states AS f SET recent = v.recent
-    FROM unnest(
-        CAST(:ids AS uuid[]), ARRAY(SELECT jsonb_array_elements(CAST(:recents AS jsonb)))
+# unpacked beside the ids in the same order; new users' rows are created here.
+_SAVE_POSTGRES = """
+    INSERT INTO frequency_states (workspace_id, id, recent)
+    SELECT %(workspace_id)s, v.id, v.recent FROM unnest(
+        %(ids)s::uuid[], ARRAY(SELECT jsonb_array_elements(%(recents)s::jsonb))
     ) AS v(id, recent)
-    WHERE f.workspace_id = :workspace_id AND f.id = v.id
+    ON CONFLICT (workspace_id, id) DO UPDATE SET recent = EXCLUDED.recent
     """
-)
 
 
 def _lock_postgres(
     session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Any]]:
-    connection = session.connection()
-    params = {"workspace_id": workspace_id, "ids": ids}
-    connection.execute(_CREATE_POSTGRES, params)
-    return {row[0]: orjson.loads(row[1]) for row in connection.execute(_LOCK_POSTGRES, params)}
+    cursor = sql.pg_cursor(session)
+    cursor.execute(_LOCK_POSTGRES, {"namespace": LOCK_NAMESPACE, "ids": ids})
+    cursor.execute(_READ_POSTGRES, {"workspace_id": workspace_id, "ids": ids})
+    return {row[0]: orjson.loads(row[1]) for row in cursor}
 
 
 def save(session: Session, workspace_id: uuid.UUID, book: CapBook) -> None:
@@ -131,7 +132,7 @@ def save(session: Session, workspace_id: uuid.UUID, book: CapBook) -> None:
     if session.get_bind().dialect.name == "postgresql":
         recents = orjson.dumps([book.recent[u] for u in changed]).decode()
         params = {"workspace_id": workspace_id, "ids": changed, "recents": recents}
-        session.connection().execute(_SAVE_POSTGRES, params)
+        sql.pg_cursor(session).execute(_SAVE_POSTGRES, params)
         return
     stmt = (
         update(F)

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.delivery import ledger
 from app.delivery.recipients import category
-from app.journeys.sends import entry_events
+from app.journeys.sends import entry_events, is_journey_campaign
 from app.kit.errors import Invalid
 from app.models import Campaign, DeliveryStatus, Send
 from app.templating.compiler import Needs, RenderFailed, RenderTimedOut
 from app.templating.content import CompiledContent, compile_content
-from app.templating.context import UserFacts, load_facts, render_context
+from app.templating.context import UserFacts, load_events, load_facts, render_context
 from app.tracking.links import LinkTarget, TrackingLinks
 
 # Renders of one variant allowed to time out in a chunk before its other users are put back
@@ -39,11 +39,12 @@ class Pending:
 
 @dataclass
 class ChunkContent:
-    """A chunk's compiled variants and the built-ins its templates read."""
+    """A chunk's compiled variants, the built-ins its templates read, and the triggering
+    events of triggered deliveries (by event id)."""
 
     variants: dict[str, CompiledContent | Invalid]
     facts: dict[uuid.UUID, UserFacts]
-    events: dict[uuid.UUID, dict[str, Any]]  # journey sends: each user's entry event
+    events: dict[uuid.UUID, dict[str, Any]]  # by user: a journey's entry event or the triggering one
 
 
 def compile_chunk(session: Session, campaign: Campaign, send: Send, pending: list[Pending]) -> ChunkContent:
@@ -59,10 +60,18 @@ def compile_chunk(session: Session, campaign: Campaign, send: Send, pending: lis
     for compiled in variants.values():
         if isinstance(compiled, CompiledContent):
             needs = needs | compiled.needs
-    user_ids = [p.row.user_id for p in pending]
-    return ChunkContent(
-        variants, load_facts(session, user_ids, needs), entry_events(session, campaign, send, user_ids)
-    )
+    facts = load_facts(session, [p.row.user_id for p in pending], needs)
+    return ChunkContent(variants, facts, _events(session, campaign, send, pending))
+
+
+def _events(
+    session: Session, campaign: Campaign, send: Send, pending: list[Pending]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each user's ``event``: a journey's entry event, or the event that triggered the delivery."""
+    if is_journey_campaign(campaign):
+        return entry_events(session, campaign, send, [p.row.user_id for p in pending])
+    by_id = load_events(session, [p.row.event_id for p in pending if p.row.event_id is not None])
+    return {p.row.user_id: by_id[p.row.event_id] for p in pending if p.row.event_id in by_id}
 
 
 def messages(
@@ -86,16 +95,19 @@ def messages(
         if timeouts[p.variant] >= TIMEOUTS_PER_VARIANT:
             timed_out.append(SendResult(p.row.id, Outcome.retry, error=last_timeout[p.variant]))
             continue
-        target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
         try:
             if isinstance(compiled, Invalid):
                 raise RenderFailed(f"{compiled.field}: {compiled}")
+            target_links = None
+            if links is not None:
+                target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
+                target_links = links.template_links(target)
             context = render_context(
                 p.user,
                 facts=content.facts.get(p.row.user_id),
                 event=content.events.get(p.row.user_id),
                 workspace_zone=workspace_zone,
-                links=links.template_links(target) if links is not None else None,
+                links=target_links,
             )
             context["campaign"] = {"name": campaign.name}
             rendered = compiled.render(context)

@@ -37,7 +37,7 @@ from app.delivery import metrics as dispatch_metrics
 from app.delivery.compose import Pending
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
-from app.delivery.rules import CONTROL, QuietHours, assign_variant
+from app.delivery.rules import CONTROL, QuietHours, VariantPicker
 from app.delivery.throttle import Bucket, Buckets
 from app.kit.db import Database
 from app.kit.jobs import Job
@@ -124,6 +124,7 @@ def _screen(
     """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
     campaign, addresses = setup.campaign, reachable.addresses
     winner = setup.send.decision["winner"] if setup.send.decision else None
+    variants = VariantPicker(campaign.variants, campaign.control_percent)
     pending: list[Pending] = []
     for row in claimed:
         if row.user is None:
@@ -137,7 +138,7 @@ def _screen(
         elif row.user_id not in addresses:
             settle(ledger.Outcome(row.id, suppressed("no_address")))
         else:
-            variant = assign_variant(campaign.id, row.user_id, campaign.variants, campaign.control_percent)
+            variant = variants.pick(campaign.id, row.user_id)
             if variant != CONTROL and winner is not None:
                 variant = winner  # a roll-out: everyone outside the control group gets the winner
             if variant == CONTROL:

@@ -20,21 +20,34 @@ def _unit(campaign_id: uuid.UUID, user_id: uuid.UUID) -> float:
     return int.from_bytes(digest, "big") / _SPACE
 
 
+class VariantPicker:
+    """``control`` for the control share, else a variant key chosen in proportion to weights
+    (the edges are summed once, not per user)."""
+
+    def __init__(self, variants: Sequence[Mapping[str, Any]], control_percent: float) -> None:
+        self.control_percent = control_percent
+        total = sum(int(v["weight"]) for v in variants)
+        self.edges: list[tuple[float, str]] = []
+        edge = 0.0
+        for variant in variants:
+            edge += int(variant["weight"]) / total
+            self.edges.append((edge, str(variant["key"])))
+
+    def pick(self, campaign_id: uuid.UUID, user_id: uuid.UUID) -> str:
+        point = _unit(campaign_id, user_id) * 100
+        if point < self.control_percent:
+            return CONTROL
+        share = (point - self.control_percent) / (100 - self.control_percent)
+        for edge, key in self.edges:
+            if share < edge:
+                return key
+        return self.edges[-1][1]
+
+
 def assign_variant(
     campaign_id: uuid.UUID, user_id: uuid.UUID, variants: Sequence[Mapping[str, Any]], control_percent: float
 ) -> str:
-    """``control`` for the control share, else a variant key chosen in proportion to weights."""
-    point = _unit(campaign_id, user_id) * 100
-    if point < control_percent:
-        return CONTROL
-    share = (point - control_percent) / (100 - control_percent)
-    total = sum(int(v["weight"]) for v in variants)
-    edge = 0.0
-    for variant in variants:
-        edge += int(variant["weight"]) / total
-        if share < edge:
-            return str(variant["key"])
-    return str(variants[-1]["key"])
+    return VariantPicker(variants, control_percent).pick(campaign_id, user_id)
 
 
 def share_unit(campaign_id: uuid.UUID, user_id: uuid.UUID) -> float:

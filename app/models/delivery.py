@@ -78,6 +78,9 @@ class Delivery(TenantScoped, Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     provider_id: Mapped[str | None] = mapped_column(String(255), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Triggered sends: the event that triggered this delivery (templates read it as ``event``).
+    # No foreign key, as above; an event removed since renders as an empty ``event``.
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -17,10 +17,12 @@ from jinja2.parser import Parser
 from app.kit.errors import Invalid
 from app.templating.environment import HTML, TEXT
 from app.templating.limits import MAX_OUTPUT, MAX_RENDER_S, TemplateLimitExceeded
+from app.templating.substitution import NotSubstitution, Substitution, substitution
 from app.templating.watchdog import RenderTimeout, render_deadline
 
 MAX_SOURCE = 256 * 1024
 BUILTIN_LOOKUPS = ("occurrences_of", "last_occurrence_of")
+_TOO_LONG = f"output is longer than {MAX_OUTPUT} characters"
 
 
 class TemplateInvalid(Invalid):
@@ -62,10 +64,20 @@ class CompiledTemplate:
     source: str
     template: Template | None  # None when the source has no template syntax at all
     needs: Needs = field(default_factory=Needs)
+    fast: Substitution | None = None  # the same output without Jinja, for plain substitutions
 
     def render(self, context: dict[str, Any]) -> str:
         if self.template is None:
             return self.source
+        if self.fast is not None:
+            try:
+                text = self.fast.render(context)
+            except NotSubstitution:
+                pass
+            else:
+                if len(text) > MAX_OUTPUT:
+                    raise RenderFailed(f"TemplateLimitExceeded: {_TOO_LONG}")
+                return text
         parts: list[str] = []
         size = 0
         try:
@@ -73,7 +85,7 @@ class CompiledTemplate:
                 for chunk in self.template.generate(context):
                     size += len(chunk)
                     if size > MAX_OUTPUT:
-                        raise TemplateLimitExceeded(f"output is longer than {MAX_OUTPUT} characters")
+                        raise TemplateLimitExceeded(_TOO_LONG)
                     parts.append(chunk)
         except RenderTimeout:
             raise RenderTimedOut(f"render took longer than {MAX_RENDER_S}s") from None
@@ -114,7 +126,9 @@ def compile_template(source: str, *, field: str, html: bool = False) -> Compiled
         raise TemplateInvalid(
             exc.message or "invalid template", field=field, line=line, column=column
         ) from None
-    return CompiledTemplate(source, env.template_class.from_code(env, code, env.globals), _needs(tree))
+    template = env.template_class.from_code(env, code, env.globals)
+    fast = substitution(tree, html=html, reserved=frozenset(env.globals))
+    return CompiledTemplate(source, template, _needs(tree), fast)
 
 
 def _column(source: str, line: int, parser: Parser) -> int:

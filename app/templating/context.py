@@ -1,7 +1,8 @@
-"""What a template sees: ``user`` (profile and ``attributes``), ``event`` for triggered sends,
-and the built-ins ``occurrences_of[name]``, ``last_occurrence_of[name]`` and
-``lifetime_value``. Built-ins are loaded for a whole chunk in one query, and only those the
-compiled content reads (see ``Needs``)."""
+"""What a template sees: ``user`` (profile and ``attributes``), ``event`` for triggered sends
+(``name``, ``timestamp`` as ISO 8601 text, ``properties``), and the built-ins
+``occurrences_of[name]``, ``last_occurrence_of[name]`` and ``lifetime_value``. Built-ins are
+loaded for a whole chunk in one query, and only those the compiled content reads (see
+``Needs``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,6 +33,7 @@ PROFILE_FIELDS = (
     "city",
 )
 PURCHASE_EVENT = "purchase"
+_profile_of = attrgetter(*PROFILE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,24 @@ def load_facts(session: Session, user_ids: Sequence[uuid.UUID], needs: Needs) ->
     }
 
 
+def event_variables(name: str, occurred_at: datetime, properties: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``event`` a triggered send's templates read."""
+    return {"name": name, "timestamp": occurred_at.isoformat(), "properties": dict(properties or {})}
+
+
+def load_events(session: Session, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The triggering events of a chunk's deliveries, in one query; an event removed since
+    (erasure, retention) is absent and its delivery renders an empty ``event``."""
+    if not event_ids:
+        return {}
+    rows = session.execute(
+        select(Event.id, Event.name, Event.occurred_at, Event.properties).where(
+            Event.workspace_id == current_workspace(session), Event.id.in_(sorted(set(event_ids)))
+        )
+    )
+    return {row.id: event_variables(row.name, row.occurred_at, row.properties) for row in rows}
+
+
 def render_context(
     user: Any,
     *,
@@ -88,19 +109,23 @@ def render_context(
 ) -> dict[str, Any]:
     """The variables for one user. ``user`` is a User or any object with its attributes;
     ``links`` adds ``unsubscribe_url`` and ``preferences_url`` (TrackingLinks.template_links)."""
-    facts = facts or UserFacts()
-    profile = {name: getattr(user, name, None) for name in PROFILE_FIELDS}
+    try:
+        profile = dict(zip(PROFILE_FIELDS, _profile_of(user), strict=True))
+    except AttributeError:  # a stand-in without every field
+        profile = {name: getattr(user, name, None) for name in PROFILE_FIELDS}
     profile["attributes"] = dict(getattr(user, "attributes", None) or {})
-    return {
+    context = {
         "user": profile,
-        "event": dict(event or {}),
-        "occurrences_of": _Counts(facts.occurrences),
-        "last_occurrence_of": dict(facts.last_occurrence),
-        "lifetime_value": facts.lifetime_value,
+        "event": dict(event) if event else {},
+        "occurrences_of": _Counts(facts.occurrences if facts else ()),
+        "last_occurrence_of": dict(facts.last_occurrence) if facts else {},
+        "lifetime_value": facts.lifetime_value if facts else 0.0,
         "_zone": profile["timezone"] or workspace_zone,
         "_locale": profile["locale"],
-        **(links or {}),
     }
+    if links:
+        context.update(links)
+    return context
 
 
 class _Counts(dict[str, int]):

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import func, select
 
 from app.channels import factory
+from app.channels.base import OutboundMessage, Outcome
 from app.channels.push.fcm import FcmChannel
 from app.credentials.crypto import CredentialBox
 from app.credentials.schemas import MODELS
@@ -296,3 +298,43 @@ def test_changed_credentials_rebuild_the_channel(database, tenant, smtp):
     lanes.emit(jobs)
     lanes.run(T0)
     assert statuses(database, ws) == {"sent": 1} and len(handler.messages) == 1
+
+
+def test_unusable_credentials_fail_deliveries_after_bounded_retries(tuned, tenant):
+    """Credentials that no longer decrypt (the secret key changed): each attempt keeps the
+    reason on the delivery, and the last one fails it; channels without credentials work."""
+    ws = tenant.workspace_id
+    hook = {"url": "https://hooks.example.com/in", "secret": "whsec_0123456789ab"}
+    _configure(tuned(), ws, "webhook", hook)
+    rotated = SecretStr("another-secret-key-0123456789-0123456789")
+    database = tuned(secret_key=rotated, dispatch_max_attempts=3)
+    add_users(database, ws, [{"external_id": f"u{i}"} for i in range(3)])
+    content = {"body": '{"user": "{{ user.external_id }}"}'}
+    _, hook_jobs = _launch(database, ws, channel="webhook", variants=[{"key": "A", "content": content}])
+    _, inbox_jobs = _launch(database, ws)
+    lanes = Lanes(database)
+    lanes.emit(hook_jobs + inbox_jobs)
+    lanes.run(T0)
+    rows = deliveries(database, ws)
+    hooks = [r for r in rows if r.channel == "webhook"]
+    assert {(r.status, r.attempts) for r in hooks} == {("queued", 1)}
+    assert all("webhook provider cannot be used" in (r.error or "") for r in hooks)
+    assert {r.status for r in rows if r.channel == "in_app"} == {"sent"}
+    lanes.simulate(T0, T0 + timedelta(minutes=10))
+    hooks = [r for r in deliveries(database, ws) if r.channel == "webhook"]
+    assert {(r.status, r.attempts) for r in hooks} == {("failed", 3)}
+    assert all("cannot be decrypted" in (r.error or "") for r in hooks)
+
+
+def test_a_provider_that_cannot_be_built_reports_why(database, tenant):
+    class Raw(BaseModel):  # stored before validation was as strict as it is now
+        service_account: dict[str, Any]
+
+    ws = tenant.workspace_id
+    with database.transaction(ws) as session:
+        save(session, CredentialBox(database.settings), "fcm", Raw(service_account={"client_email": "x@y"}))
+        push = factory.build_channels(session, settings=database.settings, database=database).get("push")
+    assert push is not None
+    message = OutboundMessage(uuid7(), ws, uuid7(), "push", {"platform": "fcm", "token": "t"}, {"body": "Hi"})
+    [result] = channels.run(push.send([message]))
+    assert result.outcome == Outcome.retry and "project_id" in (result.error or "")

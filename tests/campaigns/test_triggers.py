@@ -7,8 +7,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.campaigns import triggers
+from app.models import User
 from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body, deliveries
 
 
@@ -130,3 +132,41 @@ def test_paused_trigger_stops_listening(client, tenant, sink):
     client.post(f"/v1/campaigns/{campaign_id}/pause", headers=tenant.secret_headers)
     _track(client, tenant, (T0, {"user_id": "a", "name": "purchase"}))
     assert sink.jobs == []
+
+
+def test_triggered_send_renders_its_event(client, tenant, sink, database, recording):
+    """Ingested event -> trigger task -> queued delivery -> dispatch renders that event's
+    name, time and properties; a property the event lacks renders its default or empty."""
+    content = {
+        "title": "Still thinking about {{ event.properties.item }}?",
+        "body": "{{ event.name }} at {{ event.timestamp }}, "
+        "{{ event.properties.colour | default('any colour') }}{{ event.properties.size }}",
+    }
+    body = campaign_body(
+        schedule={"type": "triggered", "event": "purchase"},
+        variants=[{"key": "A", "content": content}],
+    )
+    campaign = client.post("/v1/campaigns", json=body, headers=tenant.secret_headers).json()
+    r = client.post(f"/v1/campaigns/{campaign['id']}/launch", headers=tenant.secret_headers)
+    assert r.status_code == 200, r.text
+    _track(
+        client,
+        tenant,
+        (T0, {"user_id": "a", "name": "purchase", "properties": {"item": "red shoes", "colour": "red"}}),
+        (T0 + timedelta(seconds=1), {"user_id": "b", "name": "purchase"}),
+    )
+    _handle(database, tenant.workspace_id, sink, now=T0 + timedelta(seconds=1))
+    assert all(row.event_id is not None for row in deliveries(database, tenant.workspace_id))
+    Lanes(database).settle(T0 + timedelta(seconds=1))
+    by_user = {m.user_id: m.content for m in recording.messages}
+    assert len(by_user) == 2
+    with database.transaction(tenant.workspace_id) as session:
+        ids = dict(session.execute(select(User.external_id, User.id)).all())
+    assert by_user[ids["a"]] == {
+        "title": "Still thinking about red shoes?",
+        "body": f"purchase at {T0.isoformat()}, red",
+    }
+    assert by_user[ids["b"]] == {
+        "title": "Still thinking about ?",
+        "body": f"purchase at {(T0 + timedelta(seconds=1)).isoformat()}, any colour",
+    }

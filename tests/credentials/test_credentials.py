@@ -163,7 +163,8 @@ def test_embedded_mode_uses_the_sandbox_providers(tmp_path, database, tenant):
 
     results = asyncio.run(run())
     assert [r.outcome for r in results] == [Outcome.sent, Outcome.sent]
-    assert (tmp_path / "outbox" / f"{email_message.delivery_id}.eml").read_bytes().startswith(b"From: ")
+    eml = tmp_path / "outbox" / str(tenant.workspace_id) / f"{email_message.delivery_id}.eml"
+    assert eml.read_bytes().startswith(b"From: ")
     assert str(push_message.delivery_id) in (tmp_path / "outbox" / "push.log").read_text()
 
 
