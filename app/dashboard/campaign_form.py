@@ -24,7 +24,8 @@ CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
     "in_app": ("title", "body", "image", "deep_link"),
     "webhook": ("url", "body"),
 }
-VARIANT_SLOTS = 3
+VARIANT_SLOTS = 16  # the API's limit
+VARIANT_KEYS = "ABCDEFGHIJKLMNOP"
 SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
     "immediate": (),
     "at": ("at",),
@@ -88,7 +89,10 @@ def _variants(form: FormData, channel: str) -> list[dict[str, Any]]:
                 content[name] = raw  # templates keep their own whitespace
         if slot > 0 and not content:
             continue  # an unused slot, not an empty variant
-        variant: dict[str, Any] = {"key": _text(form, f"{prefix}.key") or "ABC"[slot], "content": content}
+        variant: dict[str, Any] = {
+            "key": _text(form, f"{prefix}.key") or VARIANT_KEYS[slot],
+            "content": content,
+        }
         _put(variant, "weight", _text(form, f"{prefix}.weight"))
         variants.append(variant)
     return variants
@@ -99,6 +103,8 @@ def _audience(form: FormData) -> dict[str, Any]:
     if kind == "users":
         ids = [line.strip() for line in _text(form, "audience.external_ids").splitlines() if line.strip()]
         return {"type": "users", "external_ids": ids}
+    if kind == "segment":
+        return {"type": "segment", "segment_id": _text(form, "audience.segment_id")}
     return {"type": kind}
 
 
@@ -134,6 +140,17 @@ def errors_of(exc: ValidationError, document: dict[str, Any]) -> FormErrors:
     return FormErrors(errors)
 
 
+def shown_slots(values: dict[str, Any]) -> int:
+    """Variant slots the composer opens: those in use and one more (the rest stay hidden
+    until "Add variant")."""
+    used = [
+        s
+        for s in range(VARIANT_SLOTS)
+        if any(k.startswith(f"variants[{s}].content.") and v for k, v in values.items())
+    ]
+    return min(VARIANT_SLOTS, max(used, default=0) + 2)
+
+
 def values_from_document(document: dict[str, Any]) -> dict[str, Any]:
     """Input name -> value, to fill the form again (from a stored campaign or a refused form)."""
     values: dict[str, Any] = {
@@ -149,6 +166,7 @@ def values_from_document(document: dict[str, Any]) -> dict[str, Any]:
     audience = document.get("audience") or {"type": "all"}
     values["audience.type"] = audience.get("type", "all")
     values["audience.external_ids"] = "\n".join(audience.get("external_ids") or [])
+    values["audience.segment_id"] = audience.get("segment_id", "")
     schedule = document.get("schedule") or {"type": "immediate"}
     for name, value in schedule.items():
         values[f"schedule.{name}"] = value

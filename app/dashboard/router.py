@@ -6,13 +6,23 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from app.dashboard.pages import accounts, campaigns, invitations, keys, members, users, workspaces
+from app.dashboard.pages import (
+    accounts,
+    campaigns,
+    invitations,
+    keys,
+    members,
+    reports,
+    segments,
+    users,
+    workspaces,
+)
 from app.dashboard.routing import DashboardRoute
 from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.kit.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
-for page in (accounts, workspaces, invitations, keys, members, users, campaigns):
+for page in (accounts, workspaces, invitations, keys, members, users, segments, reports, campaigns):
     router.include_router(page.router)
 
 _fallback = APIRouter(route_class=DashboardRoute, include_in_schema=False)

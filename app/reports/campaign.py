@@ -11,9 +11,11 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
+from app.campaigns.schemas import Goal
 from app.delivery.rules import CONTROL
 from app.experiments.statistics import Arm, compare
-from app.models import Delivery, DeliveryStatus, Engagement, Send
+from app.models import Campaign, Delivery, DeliveryStatus, Engagement, Send
+from app.reports import conversions
 from app.reports.conversions import CONTROL_STATUS, SENT_STATUSES
 from app.reports.periods import Period
 from app.reports.sql import bucket_index
@@ -42,6 +44,21 @@ _STAGE_TIMES = {
     "clicked": D.c.clicked_at,
     "converted": D.c.converted_at,
 }
+
+
+def report(session: Session, campaign: Campaign, *, metric: Metric, alpha: float) -> dict[str, Any]:
+    """Conversions attributed up to now, then the funnel, failures, variants and channels."""
+    workspace_id, campaign_id = campaign.workspace_id, campaign.id
+    if campaign.goal is not None:
+        conversions.attribute(session, workspace_id, campaign_id, Goal.model_validate(campaign.goal))
+    return {
+        "campaign_id": str(campaign_id),
+        "goal": campaign.goal["event"] if campaign.goal else None,
+        "funnel": funnel(session, workspace_id, campaign_id),
+        "failures": failures(session, workspace_id, campaign_id),
+        "variants": variants(session, workspace_id, campaign_id, metric=metric, alpha=alpha),
+        "channels": channels(session, workspace_id, campaign_id),
+    }
 
 
 def _stage_counts(where: list[Any], *keys: Any, one_send: bool) -> Any:

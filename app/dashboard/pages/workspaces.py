@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.dashboard.forms import Form, FormErrors, parse
+from app.dashboard.pages.reports import overview_activity
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.schemas import WorkspaceForm
 from app.dashboard.templating import render
@@ -74,7 +75,9 @@ def overview(request: Request, session: DbSession, page: Page) -> Response:
         "events_7d": _count(session, Event, Event.occurred_at >= week_ago),
         "api_keys": _count(session, ApiKey, ApiKey.revoked_at.is_(None)),
     }
-    return render(request, "workspaces/overview.html", counts=counts)
+    return render(
+        request, "workspaces/overview.html", counts=counts, **overview_activity(session, page.workspace)
+    )
 
 
 def _count(session: Session, model: type, *conditions: ColumnElement[bool]) -> int:
