@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/providers", tags=["providers"])
 ProviderName = Annotated[str, Path(description="smtp, fcm, apns, webpush or webhook")]
 
 
-def _box(request: Request) -> CredentialBox:
+def credential_box(request: Request) -> CredentialBox:
     box = getattr(request.app.state, "credential_box", None)
     if box is None:
         box = request.app.state.credential_box = CredentialBox(request.app.state.settings)
@@ -63,7 +63,7 @@ async def set_provider(
         first = exc.errors()[0]
         where = field_path(first["loc"]) if first["loc"] else "body"
         raise Invalid(f"{where}: {first['msg']}", field=where) from None
-    return service.save(session, _box(request), provider, values)
+    return service.save(session, credential_box(request), provider, values)
 
 
 @router.delete("/{provider}", status_code=204, summary="Remove a provider's credentials")

@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.campaigns.schemas import CampaignCreate
-from app.dashboard.forms import FormErrors
-from app.kit.error_handlers import error_field
+from app.dashboard.forms import errors_by_path
 from app.models import Campaign
 
 # The content inputs each channel shows, in order; other channels' inputs are ignored.
@@ -128,16 +127,7 @@ def validate(document: dict[str, Any]) -> CampaignCreate:
     try:
         return CampaignCreate.model_validate(document)
     except ValidationError as exc:
-        raise errors_of(exc, document) from None
-
-
-def errors_of(exc: ValidationError, document: dict[str, Any]) -> FormErrors:
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        name = error_field(error, document)
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        errors.setdefault(name, message[:1].upper() + message[1:].rstrip(".") + ".")
-    return FormErrors(errors)
+        raise errors_by_path(exc, document) from None
 
 
 def shown_slots(values: dict[str, Any]) -> int:

@@ -14,6 +14,7 @@ from app.dashboard.pages import (
     members,
     reports,
     segments,
+    settings,
     users,
     workspaces,
 )
@@ -22,7 +23,7 @@ from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.kit.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
-for page in (accounts, workspaces, invitations, keys, members, users, segments, reports, campaigns):
+for page in (accounts, workspaces, settings, invitations, keys, members, users, segments, reports, campaigns):
     router.include_router(page.router)
 
 _fallback = APIRouter(route_class=DashboardRoute, include_in_schema=False)

@@ -40,6 +40,9 @@ NOTICES = {
     "campaign-resume": "Campaign resumed where it stopped.",
     "campaign-cancel": "Campaign cancelled. Nothing more will be sent.",
     "segment-saved": "Segment saved.",
+    "delivery-saved": "Delivery rules saved.",
+    "provider-saved": "Credentials saved.",
+    "provider-removed": "Credentials removed.",
     "segment-deleted": "Segment deleted.",
 }
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.dashboard.forms import Form, FormErrors
+from app.dashboard.forms import Form, FormErrors, errors_by_path
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.templating import render
 from app.dashboard.viewer import Page, WorkspacePage, requires
@@ -124,15 +124,11 @@ def _parse(form: FormData) -> SegmentIn:
     """The form as the API's body; raises FormErrors by input name."""
     text = {k: v.strip() for k in ("name", "description") if isinstance(v := form.get(k), str)}
     document = {"name": text.get("name", ""), "description": text.get("description") or None}
+    document["definition"] = _definition(form)
     try:
-        return SegmentIn.model_validate({**document, "definition": _definition(form)})
+        return SegmentIn.model_validate(document)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "form"
-            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-            errors.setdefault(name, message[:1].upper() + message[1:].rstrip(".") + ".")
-        raise FormErrors(errors) from None
+        raise errors_by_path(exc, document) from None
 
 
 def _refused(
