@@ -68,8 +68,11 @@
     return node;
   }
 
+  // Labels point at their control by id: wrapping a select would put its options in its name.
+  var serial = 0;
   function labelled(text, control) {
-    return el("label", { "class": "seg-field" }, [el("span", { text: text }), control]);
+    control.id = "seg-" + (++serial);
+    return el("div", { "class": "seg-field" }, [el("label", { "for": control.id, text: text }), control]);
   }
 
   function button(text, action, extra) {
@@ -96,6 +99,8 @@
   }
 
   // Values carry their JSON type: "34" is not 34 (docs/segments.md, typed comparisons).
+  // The type chosen for a node is remembered, so a value still being typed keeps it.
+  var chosenTypes = new WeakMap();
   function typeOf(value) {
     var sample = Array.isArray(value) ? value[0] : value;
     if (typeof sample === "number") return "number";
@@ -262,11 +267,12 @@
     var current = node.op;
     if (NO_VALUE_OPS.indexOf(current) >= 0) return;
     if (DAY_OPS.indexOf(current) >= 0) { bindNumber(row, node, "days", "Days", path); return; }
-    var type = fixedType || typeOf(node.value);
+    var type = fixedType || chosenTypes.get(node) || typeOf(node.value);
     var typeSelect = null;
     if (!fixedType) {
       typeSelect = select([["text", "text"], ["number", "number"], ["boolean", "true/false"]], type, path + "|valuetype");
       typeSelect.addEventListener("change", function () {
+        chosenTypes.set(node, typeSelect.value);
         node.value = retype(node.value, typeSelect.value);
         restructure();
       });
