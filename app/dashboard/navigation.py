@@ -26,7 +26,7 @@ SECTIONS = {"home": "", "audience": "Audience", "messaging": "Messaging", "works
 NAVIGATION: list[NavItem] = [
     NavItem("Overview", "dashboard.overview", "home", "home"),
     NavItem("Users", "dashboard.users", "users", "audience", Permission.read_users),
-    NavItem("Segments", "dashboard.segments", "segments", "audience"),
+    NavItem("Segments", "dashboard.segments", "segments", "audience", Permission.read_users),
     NavItem("Campaigns", "dashboard.campaigns", "campaigns", "messaging"),
     NavItem("API keys", "dashboard.keys", "key", "workspace"),
     NavItem("Members", "dashboard.members", "team", "workspace"),

@@ -11,7 +11,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.models import Segment
+from app.models import Segment, User
 from tests.campaigns.helpers import add_users
 from tests.dashboard.helpers import member_browser, post, sign_up
 
@@ -167,12 +167,11 @@ def test_a_segment_in_use_cannot_be_deleted(browser, database, workspace):
     assert len(_stored(database, workspace)) == 2
 
 
-@pytest.mark.parametrize("role", ["analyst", "viewer"])
-def test_readers_see_segments_but_cannot_change_them(browser, database, workspace, role):
+def test_analysts_read_segments_but_cannot_change_them(browser, database, workspace):
     owner = member_browser(browser, database, workspace, "owner")
     _save(owner, workspace, PRO)
     [segment] = _stored(database, workspace)
-    reader = member_browser(browser, database, workspace, role)
+    reader = member_browser(browser, database, workspace, "analyst")
     page = reader.get(f"/dashboard/w/{workspace}/segments/{segment.id}")
     assert page.status_code == 200 and "data-readonly" in page.text
     assert "Delete segment" not in page.text and "Save segment" not in page.text
@@ -183,10 +182,35 @@ def test_readers_see_segments_but_cannot_change_them(browser, database, workspac
     delete = post(reader, f"/dashboard/w/{workspace}/segments/{segment.id}/delete", token_from=token_from)
     assert delete.status_code == 403
     assert [s.name for s in _stored(database, workspace)] == ["Pro users"]
-    # Everyone may count; only roles that may read users see who is in it.
     answer = _count(reader, workspace, PRO)
-    assert re.search(r'id="audience-count">2<', answer)
-    assert ("ada@example.com" in answer) is (role == "analyst")
+    assert re.search(r'id="audience-count">2<', answer) and "ada@example.com" in answer
+
+
+def test_viewers_do_not_see_segments(browser, database, workspace):
+    """Definitions and samples name people; viewers read campaigns and reports only."""
+    owner = member_browser(browser, database, workspace, "owner")
+    _save(owner, workspace, PRO)
+    [segment] = _stored(database, workspace)
+    viewer = member_browser(browser, database, workspace, "viewer")
+    overview = viewer.get(f"/dashboard/w/{workspace}/").text
+    assert f"/dashboard/w/{workspace}/segments" not in overview
+    for path in ("segments", f"segments/{segment.id}", "segments/new"):
+        assert viewer.get(f"/dashboard/w/{workspace}/{path}").status_code == 403, path
+    token_from = f"/dashboard/w/{workspace}/"
+    preview = post(
+        viewer,
+        f"/dashboard/w/{workspace}/segments/preview",
+        {"definition": json.dumps(PRO)},
+        token_from=token_from,
+    )
+    assert preview.status_code == 403 and "ada" not in preview.text
+    assert (
+        post(
+            viewer, f"/dashboard/w/{workspace}/segments/{segment.id}/delete", token_from=token_from
+        ).status_code
+        == 403
+    )
+    assert len(_stored(database, workspace)) == 1
 
 
 def test_other_workspaces_segments_are_not_found(browser, database, workspace):
@@ -197,3 +221,14 @@ def test_other_workspaces_segments_are_not_found(browser, database, workspace):
     other = sign_up(stranger, email="eve@example.com", workspace="Other")
     assert stranger.get(f"/dashboard/w/{other}/segments/{segment.id}").status_code == 404
     assert stranger.get(f"/dashboard/w/{workspace}/segments/{segment.id}").status_code == 404
+
+
+def test_a_profile_lists_the_segments_the_user_is_in(browser, database, workspace):
+    marketer = member_browser(browser, database, workspace, "marketer")
+    _save(marketer, workspace, PRO)
+    _save(marketer, workspace, {"version": 1, "match": {"type": "device"}}, name="Reachable by push")
+    with database.transaction(workspace) as session:
+        ada = session.scalars(select(User).where(User.external_id == "ada")).one()
+    profile = marketer.get(f"/dashboard/w/{workspace}/users/{ada.id}").text
+    panel = profile.split('aria-label="Segments"')[1].split("</section>")[0]
+    assert "Pro users" in panel and "Reachable by push" not in panel

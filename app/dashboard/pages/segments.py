@@ -1,6 +1,9 @@
 """Segments: the list, the visual builder (a condition tree edited in the browser and posted
 as the same JSON the API stores), the live audience count with a sample of members, and
-delete. Every change goes through app.segments.service, exactly as the API does."""
+delete. Every change goes through app.segments.service, exactly as the API does.
+
+Segments are read by the roles that may read users (definitions and samples name people:
+analysts yes, viewers no) and changed by those that edit messaging."""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app.dashboard.forms import Form, FormErrors, errors_by_path
+from app.dashboard.panels import PROFILE_PANELS, ProfilePanel
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.templating import render
-from app.dashboard.viewer import Page, WorkspacePage, requires
+from app.dashboard.viewer import UsersReader, WorkspacePage, requires
 from app.kit.errors import Invalid, NudgeError
 from app.kit.session import DbSession
 from app.models import Campaign, Segment
@@ -33,12 +37,20 @@ PAGE_SIZE = 50
 SAMPLE_SIZE = 10
 EMPTY = {"version": 1, "match": {"all": []}}
 
+PROFILE_PANELS.append(
+    ProfilePanel(
+        "Segments",
+        "segments/_profile_panel.html",
+        lambda session, user: {"segments": service.segments_of(session, user.external_id)},
+    )
+)
+
 
 @router.get("/segments", name="dashboard.segments")
 def segments_page(
     request: Request,
     session: DbSession,
-    page: Page,
+    page: UsersReader,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     segments, next_cursor = service.list_segments(session, limit=PAGE_SIZE, cursor=cursor)
@@ -63,20 +75,20 @@ def create_segment(request: Request, session: DbSession, page: Editor, form: For
 
 
 @router.post("/segments/preview", name="dashboard.segment_preview")
-def preview(request: Request, session: DbSession, page: Page, form: Form) -> Response:
-    """htmx: the live count (and, for roles that may see users, a sample) of the definition
-    as the builder stands; a definition the API would refuse shows the API's message."""
+def preview(request: Request, session: DbSession, page: UsersReader, form: Form) -> Response:
+    """htmx: the live count and a sample of the definition as the builder stands; a
+    definition the API would refuse shows the API's message."""
     try:
         definition = service.prepare(session, _definition(form))
     except NudgeError as exc:
         return render(request, "segments/_audience.html", error=exc, result=None, sample=None)
     result = service.count(session, definition, PREVIEW_TIMEOUT_MS)
-    sample = service.sample(session, definition, SAMPLE_SIZE) if page.can(Permission.read_users) else None
+    sample = service.sample(session, definition, SAMPLE_SIZE)
     return render(request, "segments/_audience.html", error=None, result=result, sample=sample)
 
 
 @router.get("/segments/{segment_id}", name="dashboard.segment")
-def segment_page(request: Request, session: DbSession, page: Page, segment_id: uuid.UUID) -> Response:
+def segment_page(request: Request, session: DbSession, page: UsersReader, segment_id: uuid.UUID) -> Response:
     segment = service.get(session, segment_id)
     values = {
         "name": segment.name,
