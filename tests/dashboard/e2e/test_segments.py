@@ -145,6 +145,122 @@ def test_build_a_segment_and_watch_the_live_count(live_server, new_page, screens
     assert problems == []
 
 
+def _every_kind(segment_id: str) -> dict:
+    """Every condition kind of docs/segments.md, in nested all / any / not groups."""
+    return {
+        "version": 1,
+        "match": {
+            "all": [
+                {
+                    "type": "attribute",
+                    "attribute": "trial_ends",
+                    "op": "lt",
+                    "value": "2030-07-01",
+                    "as": "date",
+                },
+                {"type": "field", "field": "country", "op": "in", "value": ["NP", "US", "FR"]},
+                {"type": "subscription", "channel": "email", "state": "subscribed"},
+                {
+                    "any": [
+                        {"type": "device", "platform": "apns"},
+                        {
+                            "type": "event",
+                            "name": "purchase",
+                            "where": [{"property": "value", "op": "gt", "value": 10}],
+                            "count": {"op": "between", "value": [1, 5]},
+                            "window": {"last_days": 30},
+                        },
+                        {
+                            "type": "aggregate",
+                            "name": "purchase",
+                            "property": "value",
+                            "function": "sum",
+                            "op": "gt",
+                            "value": 100,
+                            "window": {"since": "2025-01-01T00:00:00Z"},
+                        },
+                        {
+                            "type": "occurrence",
+                            "name": "app_open",
+                            "which": "last",
+                            "op": "more_than_ago",
+                            "days": 14,
+                        },
+                        {"not": {"type": "active", "at_least": 3, "of_last_days": 7}},
+                        {"type": "near", "latitude": 52.52, "longitude": 13.405, "radius_km": 25},
+                        {"type": "message", "action": "opened", "last_days": 14},
+                        {"type": "random_bucket", "seed": "holdout", "percent": 10, "offset": 5},
+                    ]
+                },
+                {"not": {"type": "segment", "segment_id": segment_id}},
+            ]
+        },
+    }
+
+
+def test_the_builder_draws_every_condition_kind_and_changes_only_what_is_edited(live_server, new_page):
+    page = new_page()
+    sign_up(page, live_server)
+    key = create_key(page)
+    send_users(live_server, key)
+    with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {key}"}) as api:
+        body = {"name": "Nobody", "definition": {"version": 1, "match": {"any": []}}}
+        segment_id = api.post("/v1/segments", json=body).json()["id"]
+    document = _every_kind(segment_id)
+    open_section(page, "Segments")
+    page.get_by_role("link", name="New segment").click()
+    page.get_by_text("Definition as JSON").click()
+    page.locator("#f-definition").fill(json.dumps(document))
+    expect(page.locator("#audience-count")).to_have_text(
+        "0"
+    )  # valid, and no one is in "Nobody"'s complement... of all
+    group = "definition.match.all[3].any"
+    checks = {
+        "definition.match.all[0]": {"Attribute": "trial_ends", "Operator": "lt", "Value": "2030-07-01"},
+        "definition.match.all[1]": {
+            "Field": "country",
+            "Operator": "in",
+            "Values, comma-separated": "NP, US, FR",
+        },
+        "definition.match.all[2]": {"Channel": "email", "State": "subscribed"},
+        f"{group}[0]": {"Platform": "apns"},
+        f"{group}[1]": {
+            "Event": "purchase",
+            "Who": "count",
+            "Times": "between",
+            "From": "1",
+            "And": "5",
+            "Days": "30",
+        },
+        f"{group}[1].where[0]": {"Property": "value", "Operator": "gt", "Value": "10", "As": "number"},
+        f"{group}[2]": {
+            "Function": "sum",
+            "Of property": "value",
+            "Is": "gt",
+            "Number": "100",
+            "When": "range",
+        },
+        f"{group}[3]": {"Which": "last", "Event": "app_open", "Operator": "more_than_ago", "Days": "14"},
+        f"{group}[4].not": {"Active on at least (days)": "3", "Of the last (days)": "7"},
+        f"{group}[5]": {"Latitude": "52.52", "Longitude": "13.405", "Radius, km": "25"},
+        f"{group}[6]": {"Action": "opened", "Campaign": "", "In the last (days, optional)": "14"},
+        f"{group}[7]": {"Seed": "holdout", "Percent": "10", "Offset, percent (optional)": "5"},
+        "definition.match.all[4].not": {"Segment": segment_id},
+    }
+    for path, controls in checks.items():
+        node = page.locator(f'[data-path="{path}"]')
+        for label, value in controls.items():
+            expect(node.get_by_label(label, exact=True).first).to_have_value(value)
+    assert page.locator('[data-path="definition.match.all[0]"] input[type=checkbox]').is_checked()  # as: date
+    assert _definition(page) == document  # drawing changes nothing
+
+    count_end = page.locator(f'[data-path="{group}[1]"]').get_by_label("And", exact=True)
+    count_end.fill("6")
+    edited = json.loads(json.dumps(document))
+    edited["match"]["all"][3]["any"][1]["count"]["value"] = [1, 6]
+    assert _definition(page) == edited
+
+
 def test_settings_page_is_accessible(live_server, new_page, screenshot):
     page = new_page()
     sign_up(page, live_server)
