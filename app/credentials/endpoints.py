@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/providers", tags=["providers"])
 ProviderName = Annotated[str, Path(description="smtp, fcm, apns, webpush or webhook")]
 
 
-def _box(request: Request) -> CredentialBox:
+def credential_box(request: Request) -> CredentialBox:
     box = getattr(request.app.state, "credential_box", None)
     if box is None:
         box = request.app.state.credential_box = CredentialBox(request.app.state.settings)
@@ -70,7 +70,7 @@ async def set_provider(
             await vet_at_save(str(values.url), allow_private=allow_private)
         except TargetRefused as exc:
             raise Invalid(f"url: {exc}", field="url") from None
-    return service.save(session, _box(request), provider, values)
+    return service.save(session, credential_box(request), provider, values)
 
 
 @router.delete("/{provider}", status_code=204, summary="Remove a provider's credentials")

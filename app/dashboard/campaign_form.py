@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.campaigns.schemas import CampaignCreate
-from app.dashboard.forms import FormErrors
-from app.kit.error_handlers import error_field
+from app.dashboard.forms import errors_by_path
 from app.models import Campaign
 
 # The content inputs each channel shows, in order; other channels' inputs are ignored.
@@ -24,7 +23,8 @@ CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
     "in_app": ("title", "body", "image", "deep_link"),
     "webhook": ("url", "body"),
 }
-VARIANT_SLOTS = 3
+VARIANT_SLOTS = 16  # the API's limit
+VARIANT_KEYS = "ABCDEFGHIJKLMNOP"
 SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
     "immediate": (),
     "at": ("at",),
@@ -88,7 +88,10 @@ def _variants(form: FormData, channel: str) -> list[dict[str, Any]]:
                 content[name] = raw  # templates keep their own whitespace
         if slot > 0 and not content:
             continue  # an unused slot, not an empty variant
-        variant: dict[str, Any] = {"key": _text(form, f"{prefix}.key") or "ABC"[slot], "content": content}
+        variant: dict[str, Any] = {
+            "key": _text(form, f"{prefix}.key") or VARIANT_KEYS[slot],
+            "content": content,
+        }
         _put(variant, "weight", _text(form, f"{prefix}.weight"))
         variants.append(variant)
     return variants
@@ -99,6 +102,8 @@ def _audience(form: FormData) -> dict[str, Any]:
     if kind == "users":
         ids = [line.strip() for line in _text(form, "audience.external_ids").splitlines() if line.strip()]
         return {"type": "users", "external_ids": ids}
+    if kind == "segment":
+        return {"type": "segment", "segment_id": _text(form, "audience.segment_id")}
     return {"type": kind}
 
 
@@ -122,16 +127,18 @@ def validate(document: dict[str, Any]) -> CampaignCreate:
     try:
         return CampaignCreate.model_validate(document)
     except ValidationError as exc:
-        raise errors_of(exc, document) from None
+        raise errors_by_path(exc, document) from None
 
 
-def errors_of(exc: ValidationError, document: dict[str, Any]) -> FormErrors:
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        name = error_field(error, document)
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        errors.setdefault(name, message[:1].upper() + message[1:].rstrip(".") + ".")
-    return FormErrors(errors)
+def shown_slots(values: dict[str, Any]) -> int:
+    """Variant slots the composer opens: those in use and one more (the rest stay hidden
+    until "Add variant")."""
+    used = [
+        s
+        for s in range(VARIANT_SLOTS)
+        if any(k.startswith(f"variants[{s}].content.") and v for k, v in values.items())
+    ]
+    return min(VARIANT_SLOTS, max(used, default=0) + 2)
 
 
 def values_from_document(document: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +156,7 @@ def values_from_document(document: dict[str, Any]) -> dict[str, Any]:
     audience = document.get("audience") or {"type": "all"}
     values["audience.type"] = audience.get("type", "all")
     values["audience.external_ids"] = "\n".join(audience.get("external_ids") or [])
+    values["audience.segment_id"] = audience.get("segment_id", "")
     schedule = document.get("schedule") or {"type": "immediate"}
     for name, value in schedule.items():
         values[f"schedule.{name}"] = value

@@ -3,12 +3,13 @@ Pydantic model, and hand back field errors to show beside the inputs."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from app.kit.error_handlers import error_field
 from app.kit.errors import NudgeError
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,6 +43,17 @@ def parse(model: type[M], form: FormData) -> M:
             name = str(error["loc"][0]) if error["loc"] else "form"
             errors.setdefault(name, _message(error["type"], error["msg"]))
         raise FormErrors(errors) from None
+
+
+def errors_by_path(exc: ValidationError, document: Any) -> FormErrors:
+    """A document's validation errors keyed by the path the API would name
+    (``variants[1].content.subject``), which is also the input's name."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        name = error_field(error, document)
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        errors.setdefault(name, message[:1].upper() + message[1:].rstrip(".") + ".")
+    return FormErrors(errors)
 
 
 def field_error(exc: NudgeError) -> FormErrors:

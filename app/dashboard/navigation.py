@@ -1,8 +1,7 @@
 """The sidebar. Each feature adds its entry here; the layout draws the list, marks the
 current section and hides entries the operator's role cannot open.
 
-Later features slot in by appending a ``NavItem`` (e.g. ``NavItem("Segments",
-"dashboard.segments", "segments", "audience")``) and registering a route of that name
+Later features slot in by appending a ``NavItem`` and registering a route of that name
 that takes ``workspace_id``.
 """
 
@@ -27,6 +26,7 @@ SECTIONS = {"home": "", "audience": "Audience", "messaging": "Messaging", "works
 NAVIGATION: list[NavItem] = [
     NavItem("Overview", "dashboard.overview", "home", "home"),
     NavItem("Users", "dashboard.users", "users", "audience", Permission.read_users),
+    NavItem("Segments", "dashboard.segments", "segments", "audience", Permission.read_users),
     NavItem("Campaigns", "dashboard.campaigns", "campaigns", "messaging"),
     NavItem("Journeys", "dashboard.journeys", "activity", "messaging"),
     NavItem("Content", "dashboard.variables", "settings", "messaging"),

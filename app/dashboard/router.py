@@ -14,6 +14,9 @@ from app.dashboard.pages import (
     keys,
     members,
     outbox,
+    reports,
+    segments,
+    settings,
     users,
     variables,
     workspaces,
@@ -23,7 +26,21 @@ from app.dashboard.templating import STATIC, STATIC_PREFIX
 from app.kit.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
-for page in (accounts, workspaces, invitations, keys, members, users, campaigns, journeys, variables, outbox):
+for page in (
+    accounts,
+    workspaces,
+    settings,
+    invitations,
+    keys,
+    members,
+    users,
+    segments,
+    reports,
+    campaigns,
+    journeys,
+    variables,
+    outbox,
+):
     router.include_router(page.router)
 
 _fallback = APIRouter(route_class=DashboardRoute, include_in_schema=False)

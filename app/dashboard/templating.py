@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app.dashboard import csrf
+from app.dashboard.charts import sparse_labels
 from app.dashboard.navigation import sections
 
 HERE = Path(__file__).parent
@@ -39,6 +40,11 @@ NOTICES = {
     "campaign-pause": "Campaign paused. Messages already sent stay sent.",
     "campaign-resume": "Campaign resumed where it stopped.",
     "campaign-cancel": "Campaign cancelled. Nothing more will be sent.",
+    "segment-saved": "Segment saved.",
+    "delivery-saved": "Delivery rules saved.",
+    "provider-saved": "Credentials saved.",
+    "provider-removed": "Credentials removed.",
+    "segment-deleted": "Segment deleted.",
 }
 
 
@@ -73,15 +79,20 @@ def as_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(when=when, ago=ago, json=as_json)
+environment.filters.update(when=when, ago=ago, json=as_json, percent=percent)
 environment.globals.update(
     static=static_url,
+    sparse_labels=sparse_labels,
     nav_sections=sections,
     notices=NOTICES,
     role_options=lambda roles: [(str(role), str(role).capitalize()) for role in roles],

@@ -12,16 +12,15 @@ from starlette.responses import Response
 
 from app.auth.dependencies import SecretKey
 from app.campaigns import service as campaigns
-from app.experiments import rollout
 from app.kit.db import current_workspace
 from app.kit.session import DbSession
 from app.models import Workspace
 from app.models.base import utcnow
 from app.reports import campaign as campaign_reports
-from app.reports import conversions
+from app.reports import campaign_summary
 from app.reports import workspace as workspace_reports
 from app.reports.export import RESPONSES, respond
-from app.reports.periods import period, today
+from app.reports.periods import default_days, period, today
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -37,8 +36,7 @@ def _zone(session: DbSession) -> str:
 
 
 def _days(start: date | None, end: date | None, zone: str) -> tuple[date, date]:
-    last = end or today(utcnow(), zone)
-    return (start or last - timedelta(days=_DEFAULT_DAYS - 1), last)
+    return default_days(start, end, zone, _DEFAULT_DAYS)
 
 
 @router.get(
@@ -56,19 +54,7 @@ def campaign_report(
     format: Format = None,
 ) -> Response:
     campaign = campaigns.get(session, campaign_id)
-    workspace_id = current_workspace(session)
-    conversions.attribute_campaign(session, campaign)
-    report = {
-        "campaign_id": str(campaign_id),
-        "goal": campaign.goal["event"] if campaign.goal else None,
-        "funnel": campaign_reports.funnel(session, workspace_id, campaign_id),
-        "failures": campaign_reports.failures(session, workspace_id, campaign_id),
-        "variants": campaign_reports.variants(session, workspace_id, campaign_id, metric=metric, alpha=alpha),
-        "channels": campaign_reports.channels(session, workspace_id, campaign_id),
-    }
-    summary = rollout.summary(session, campaign)
-    if summary is not None:
-        report["rollout"] = summary
+    report = campaign_summary.report(session, campaign, metric=metric, alpha=alpha)
     return respond(request, report, format, f"campaign-{campaign_id}")
 
 
@@ -121,13 +107,7 @@ def daily(
 ) -> Response:
     zone = _zone(session)
     span = period(*_days(start, end, zone), "day", zone)
-    workspace_id = current_workspace(session)
-    report = {
-        "zone": zone,
-        "new_users": workspace_reports.new_users(session, workspace_id, span),
-        "events": workspace_reports.events_by_name(session, workspace_id, span),
-        "messages": workspace_reports.messages_by_channel(session, workspace_id, span),
-    }
+    report = {"zone": zone, **workspace_reports.daily(session, current_workspace(session), span)}
     return respond(request, report, format, "daily")
 
 

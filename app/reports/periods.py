@@ -9,6 +9,7 @@ from typing import Literal
 
 from app.kit.errors import Invalid
 from app.kit.timezones import local_to_utc, utc_to_local
+from app.models.base import utcnow
 
 Interval = Literal["hour", "day", "week"]
 MAX_BUCKETS = 2000
@@ -59,3 +60,9 @@ def period(first: date, last: date, interval: Interval, zone: str) -> Period:
 
 def today(now: datetime, zone: str) -> date:
     return utc_to_local(now, zone).date()
+
+
+def default_days(first: date | None, last: date | None, zone: str, days: int) -> tuple[date, date]:
+    """The local days asked for; by default the ``days`` ending today."""
+    end = last or today(utcnow(), zone)
+    return (first or end - timedelta(days=days - 1), end)

@@ -79,6 +79,15 @@ def messages_by_channel(session: Session, workspace_id: uuid.UUID, span: Period)
     return _per_bucket(session, D.c.sent_at, where, span, D.c.channel)
 
 
+def daily(session: Session, workspace_id: uuid.UUID, span: Period) -> dict[str, Rows]:
+    """New users, events by name and messages by channel per bucket of ``span``."""
+    return {
+        "new_users": new_users(session, workspace_id, span),
+        "events": events_by_name(session, workspace_id, span),
+        "messages": messages_by_channel(session, workspace_id, span),
+    }
+
+
 def retention(session: Session, workspace_id: uuid.UUID, weeks: Period) -> Rows:
     """Cohorts by the local week users were first seen; for each later week, how many of them
     had an event in it (week 0 is the cohort's own week)."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,15 +143,26 @@ def count(session: Session, definition: SegmentDefinition | dict[str, Any], time
 def members_page(
     session: Session, segment: Segment, *, limit: int, cursor: str | None
 ) -> tuple[list[User], str | None]:
-    members = members_select(
-        segment.workspace_id, segment.definition, dialect=_dialect(session), now=utcnow()
-    ).subquery()
-    statement = select(User).join(members, members.c.user_id == User.id).order_by(User.id).limit(limit + 1)
+    statement = _members_statement(session, segment.definition, limit + 1)
     if cursor:
         statement = statement.where(User.id > decode_cursor(cursor))
     found = list(session.scalars(statement))
     next_cursor = encode_cursor(found[limit - 1].id) if len(found) > limit else None
     return found[:limit], next_cursor
+
+
+def sample(session: Session, definition: SegmentDefinition | dict[str, Any], limit: int) -> list[User]:
+    """The first ``limit`` members (in id order) of a definition that need not be saved."""
+    return list(session.scalars(_members_statement(session, definition, limit)))
+
+
+def _members_statement(
+    session: Session, definition: SegmentDefinition | dict[str, Any], limit: int
+) -> Select[tuple[User]]:
+    members = members_select(
+        current_workspace(session), definition, dialect=_dialect(session), now=utcnow()
+    ).subquery()
+    return select(User).join(members, members.c.user_id == User.id).order_by(User.id).limit(limit)
 
 
 def is_member(session: Session, segment: Segment, external_id: str) -> bool:

@@ -1,7 +1,7 @@
 """Dynamic content: typed variables with segment rules and A/B variants.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-11-26
 """
 

@@ -8,7 +8,7 @@ bits of md5 over both ids in hex. ``app.delivery.rules.share_unit`` is the same 
 Python (and is registered under this name on SQLite connections).
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0010
 Create Date: 2026-11-26
 """
 

@@ -3,7 +3,7 @@
 adding it rewrites nothing, and the rows of other sends keep NULL.
 
 Revision ID: 0015
-Revises: 0006
+Revises: 0013
 Create Date: 2026-11-26
 """
 

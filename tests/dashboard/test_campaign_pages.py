@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.models import Campaign, Role
 from app.operators.permissions import Permission, can
+from app.segments import service as segments
 from tests.campaigns.helpers import Lanes, add_users
 from tests.dashboard.helpers import member_browser, post, sign_up
 
@@ -319,3 +320,49 @@ def test_readers_cannot_send_tests(browser, database, workspace, role):
     assert "Send test" not in client.get(page).text
     response = post(client, f"{page}/test-send", {"test_recipients": "ada"}, token_from=page)
     assert response.status_code == 403
+
+
+def test_the_composer_takes_sixteen_variants_and_a_saved_segment(browser, database, workspace):
+    client = member_browser(browser, database, workspace, "marketer")
+    definition = {
+        "version": 1,
+        "match": {"type": "attribute", "attribute": "plan", "op": "eq", "value": "pro"},
+    }
+    with database.transaction(workspace) as session:
+        segment = segments.create(session, name="Pro <i>plan</i>", description=None, definition=definition)
+        segment_id = segment.id
+    composer = client.get(f"/dashboard/w/{workspace}/campaigns/new")
+    assert f'<option value="{segment_id}">Pro &lt;i&gt;plan&lt;/i&gt;</option>' in composer.text
+    assert composer.text.count('class="variant"') == 16  # all slots, the unused ones hidden
+    variants = {}
+    for slot, key in enumerate("ABCDEFGHIJKLMNOP"):
+        variants[f"variants[{slot}].key"] = key
+        variants[f"variants[{slot}].weight"] = str(slot + 1)
+        variants[f"variants[{slot}].content.title"] = f"Title {key}"
+        variants[f"variants[{slot}].content.body"] = "Body"
+    form = _form(
+        **variants,
+        control_percent="20",
+        **{"audience.type": "segment", "audience.segment_id": str(segment_id)},
+    )
+    campaign_id = _create(client, workspace, **form)
+    [campaign] = _stored(database, workspace)
+    assert campaign.id == campaign_id
+    assert [v["key"] for v in campaign.variants] == list("ABCDEFGHIJKLMNOP")
+    assert [v["weight"] for v in campaign.variants] == list(range(1, 17))
+    assert campaign.control_percent == 20
+    assert campaign.audience == {"type": "segment", "segment_id": str(segment_id)}
+    edit = client.get(f"/dashboard/w/{workspace}/campaigns/{campaign_id}/edit")
+    assert f'<option value="{segment_id}" selected>' in edit.text
+    assert " hidden>" not in edit.text.split('id="add-variant"')[0].split("step-content")[1]  # all 16 open
+
+    wave = post(
+        client,
+        f"/dashboard/w/{workspace}/campaigns/wave",
+        form,
+        token_from=f"/dashboard/w/{workspace}/campaigns/new",
+    )
+    assert "<strong>1</strong> user receive" in wave.text  # ada is the one pro user
+
+    missing = post(client, f"/dashboard/w/{workspace}/campaigns/new", _form(**{"audience.type": "segment"}))
+    assert missing.status_code == 422 and 'id="f-audience.segment_id-error"' in missing.text

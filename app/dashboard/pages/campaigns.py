@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
 from starlette.responses import Response
 
 from app.campaigns import preview as schedule_preview
@@ -24,7 +25,7 @@ from app.kit.error_handlers import error_field
 from app.kit.errors import Conflict, NotFound, NudgeError
 from app.kit.session import DbSession
 from app.kit.unit_of_work import unit_of_work
-from app.models import Campaign, CampaignStatus
+from app.models import Campaign, CampaignStatus, Segment
 from app.models.base import utcnow
 from app.operators.permissions import Permission
 
@@ -251,6 +252,10 @@ def _composer(
         errors=errors,
         content_fields=campaign_form.CONTENT_FIELDS,
         slots=range(campaign_form.VARIANT_SLOTS),
+        keys=campaign_form.VARIANT_KEYS,
+        shown=campaign_form.shown_slots(values),
+        slot_options=[(str(i), key) for i, key in enumerate(campaign_form.VARIANT_KEYS)],
+        segments=[(str(s.id), s.name) for s in session.scalars(select(Segment).order_by(Segment.name))],
         insertable=content_preview.insertable_names(session),
         users=content_preview.recent_users(session),
     )

@@ -1,4 +1,4 @@
-"""Landing, new workspaces, the overview and the workspace's settings."""
+"""Landing, new workspaces and the overview."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.dashboard.forms import Form, FormErrors, parse
+from app.dashboard.pages.reports import overview_activity
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.schemas import WorkspaceForm
 from app.dashboard.templating import render
-from app.dashboard.viewer import Page, SettingsAdmin, SignedIn
+from app.dashboard.viewer import Page, SignedIn
 from app.dashboard.zones import zone_choices
 from app.kit.session import DbSession
 from app.models import ApiKey, Device, Event, User
@@ -74,34 +75,10 @@ def overview(request: Request, session: DbSession, page: Page) -> Response:
         "events_7d": _count(session, Event, Event.occurred_at >= week_ago),
         "api_keys": _count(session, ApiKey, ApiKey.revoked_at.is_(None)),
     }
-    return render(request, "workspaces/overview.html", counts=counts)
+    return render(
+        request, "workspaces/overview.html", counts=counts, **overview_activity(session, page.workspace)
+    )
 
 
 def _count(session: Session, model: type, *conditions: ColumnElement[bool]) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
-
-
-@router.get("/w/{workspace_id}/settings", name="dashboard.settings")
-def settings_page(request: Request, page: Page) -> Response:
-    values = {"name": page.workspace.name, "timezone": page.workspace.timezone}
-    return render(request, "workspaces/settings.html", values=values, errors={}, zones=zone_choices())
-
-
-@router.post("/w/{workspace_id}/settings", name="dashboard.settings_submit")
-def save_settings(request: Request, session: DbSession, page: SettingsAdmin, form: Form) -> Response:
-    try:
-        data = parse(WorkspaceForm, form)
-    except FormErrors as exc:
-        return render(
-            request,
-            "workspaces/settings.html",
-            422,
-            values=dict(form),
-            errors=exc.errors,
-            zones=zone_choices(),
-        )
-    page.workspace.name = data.name
-    page.workspace.timezone = data.timezone
-    page.workspace.updated_at = utcnow()
-    session.flush()
-    return redirect(request, f"/dashboard/w/{page.workspace.id}/settings?notice=settings-saved")

@@ -93,6 +93,22 @@ def test_compose_preview_schedule_launch_and_deliveries(
     problems += _violations(page)
     screenshot(page, "23-campaign-delivered")
 
+    # The report: the funnel shows the deliveries, the variant table its one arm.
+    page.get_by_role("link", name="Report").click()
+    funnel = page.locator(".funnel-table")
+    expect(funnel.locator("tr").filter(has_text="Sent").locator("td").first).to_have_text("3")
+    expect(funnel.locator("tr").filter(has_text="Sent").locator("td").nth(1)).to_have_text("100.0%")
+    expect(page.locator(".funnel-chart rect")).to_have_count(5)
+    expect(page.locator(".variants-table tbody tr")).to_have_count(1)
+    assert page.locator(".variants-table").get_by_text("Winner").count() == 0
+    problems += _violations(page)
+    screenshot(page, "26-campaign-report")
+    page.goto(campaign_url.split("/campaigns/")[0] + "/")
+    expect(page.locator(".stat").filter(has_text="Last 30 days (MAU)").locator("dd")).to_have_text("1")
+    expect(page.locator(".chart").nth(1).locator("rect")).to_have_count(30)
+    problems += _violations(page)
+    screenshot(page, "27-overview-activity")
+
     open_section(page, "Campaigns")
     expect(page.locator("a.row-link")).to_have_text("Welcome <b>week</b>")
     problems += _violations(page)
