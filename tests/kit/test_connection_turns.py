@@ -8,7 +8,7 @@ import asyncio
 
 import httpx
 
-from app.inbox.auth import user_signature
+from app.auth.user_signature import user_signature
 from app.kit.db import Database
 from app.kit.settings import Settings
 from app.main import create_app
