@@ -2,9 +2,11 @@
 worker), ``nudge worker`` and ``nudge beat`` as separate real processes against a fresh Postgres
 database and a Redis database of their own, on free ports, each logging to its own file.
 
-Fault-injection tests use :meth:`Topology.kill` (SIGKILL to the whole process group, pool
-children included) and :meth:`Topology.restart`; :meth:`Topology.logs` is what to print when a
-test fails (the ``topology`` fixture does it).
+Use: ``running(folder)`` (or the ``topology`` fixture) starts it; ``create_workspace`` and
+``client`` go through the CLI and the API as an operator would; ``query`` reads the database as
+its owner; ``wait_until`` polls. Fault-injection tests use ``kill`` (SIGKILL to the whole
+process group, pool children included) and ``restart`` (optionally with extra arguments);
+``logs`` is what to print when a test fails (the ``topology`` fixture adds it to the report).
 """
 
 from __future__ import annotations
