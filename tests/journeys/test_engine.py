@@ -226,3 +226,21 @@ def test_segment_members_enter_at_the_tick(client, database, tenant, sink):
     assert paths(database, tenant.workspace_id) == {
         "ann#1": {"path": [("bye", "exit")], "status": "exited", "exit": "exit", "at": "bye"}
     }
+
+
+def test_a_branch_on_a_deleted_segment_takes_no(client, database, tenant, sink):
+    add_users(database, tenant.workspace_id, [{"external_id": "ann", "attributes": {"plan": "pro"}}])
+    match = {"type": "attribute", "attribute": "plan", "op": "eq", "value": "pro"}
+    h = tenant.secret_headers
+    segment = ok(
+        client.post(
+            "/v1/segments", json={"name": "Pro", "definition": {"version": 1, "match": match}}, headers=h
+        ),
+        201,
+    )
+    branch = {"id": "pro", "type": "branch", "segment_id": segment["id"], "yes": "bye", "no": "bye"}
+    journey_id = _launch(client, tenant, api_journey([branch, BYE]))
+    ok(client.delete(f"/v1/segments/{segment['id']}", headers=h), 204)
+    _enter(database, tenant, journey_id, "ann")
+    Sim(database, sink).run(T0)
+    assert paths(database, tenant.workspace_id)["ann#1"]["path"] == [("pro", "no"), ("bye", "exit")]
