@@ -164,7 +164,7 @@
   function nodeTools(node, replace, remove) {
     var tools = el("div", { "class": "seg-tools" });
     tools.appendChild(button("Not", function () { replace({ not: node }); restructure(); }));
-    if (!isGroup(node) || "not" in node) {
+    if (!isGroup(node)) {
       tools.appendChild(button("Group", function () { replace({ all: [node] }); restructure(); }));
     }
     if (remove) tools.appendChild(button("Remove", function () { remove(); restructure(); }, "btn-ghost btn-danger-text"));
