@@ -5,6 +5,7 @@ saved segments; a request that finds its set fresh runs no query for it at all."
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -22,14 +23,21 @@ class ContentCache:
     def __init__(self, ttl_s: float = TTL_S) -> None:
         self.ttl_s = ttl_s
         self._sets: dict[uuid.UUID, CompiledSet] = {}
+        self._refreshing = threading.Lock()
 
     def get(self, session: Session) -> CompiledSet:
         """The session's workspace's set; blocking when it has to be compiled."""
         workspace_id = current_workspace(session)
         found = self._sets.get(workspace_id)
-        if found is None or time.monotonic() - found.compiled_at > self.ttl_s:
-            # Two threads may compile at once after expiry; both results are equally fresh.
+        if found is None:
             found = self._sets[workspace_id] = compile_set(session)
+        # Past the TTL one thread refreshes; requests arriving meanwhile use the set it
+        # replaces rather than all compiling at once.
+        elif time.monotonic() - found.compiled_at > self.ttl_s and self._refreshing.acquire(blocking=False):
+            try:
+                found = self._sets[workspace_id] = compile_set(session)
+            finally:
+                self._refreshing.release()
         return found
 
     def invalidate_after_commit(self, session: Session) -> None:
