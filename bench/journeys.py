@@ -38,6 +38,7 @@ from app.kit.db import Database  # noqa: E402
 from app.kit.settings import Settings  # noqa: E402
 from app.models import Delivery, JourneyState, JourneyStep, User  # noqa: E402
 from app.workspaces.service import create as create_workspace  # noqa: E402
+from bench.content import measure_content  # noqa: E402
 from bench.dispatch import SECRET, _psycopg_url, copy_users, drop_database, make_database  # noqa: E402
 
 PROCESSES = 2
@@ -99,14 +100,6 @@ def journal_rate(url: str, rows: int) -> float:
     return count / elapsed
 
 
-def measure_content_half(quick: bool) -> tuple[float | None, float | None]:
-    try:
-        from bench.content import measure_content  # type: ignore[import-not-found]
-    except ImportError:
-        return None, None
-    return measure_content(quick)
-
-
 def run(users: int) -> dict[str, object]:
     url = make_database()
     database = Database(_settings(url))
@@ -164,7 +157,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 users instead of 100,000")
     args = parser.parse_args()
     figures = run(5_000 if args.quick else 100_000)
-    p50, p99 = measure_content_half(args.quick)
+    p50, p99 = measure_content(args.quick)
     figures |= {"content_p50_ms": p50, "content_p99_ms": p99}
     print(orjson.dumps(figures).decode(), flush=True)
 
