@@ -192,6 +192,31 @@ def test_local_time_roll_out_follows_each_zones_wave(database, tenant, recording
     assert max(Counter(m.user_id for m in recording.messages).values()) == 1
 
 
+def test_no_decision_before_a_zone_has_waited(database, tenant, recording):
+    """Launched after Tokyo's 09:00: Tokyo's test moves to the next day, so the first roll-out
+    wave due is Berlin's, 6 h after Berlin's test, and the winner is chosen then."""
+    ws = tenant.workspace_id
+    zones = ("Asia/Tokyo", "Europe/Berlin")
+    add_users(database, ws, [{"external_id": f"{z}-{i}", "timezone": z} for z in zones for i in range(50)])
+    day = date(2026, 3, 10)
+    berlin = local_to_utc(day, time(9, 0), "Europe/Berlin")
+    launched = local_to_utc(day, time(9, 30), "Asia/Tokyo")
+    rollout = {"test_percent": 50, "wait_hours": 6, "metric": "opened"}
+    _launch(
+        database,
+        ws,
+        rollout,
+        at=launched,
+        schedule={"type": "local", "date": day.isoformat(), "time": "09:00"},
+    )
+    lanes = Lanes(database)
+    for instant in (launched, berlin, berlin + timedelta(hours=5, minutes=59)):
+        lanes.settle(instant)
+        assert _sends(database, ws)[ROLLOUT].decision is None
+    lanes.settle(berlin + timedelta(hours=6))
+    assert _sends(database, ws)[ROLLOUT].decision["decided_at"] == (berlin + timedelta(hours=6)).isoformat()
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
