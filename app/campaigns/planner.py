@@ -72,8 +72,6 @@ def plan_send(
             return None
         campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
         workspace = session.get(Workspace, workspace_id)
-        if send.occurrence == rollout.ROLLOUT and send.decision is None:
-            send.decision = rollout.decide(session, campaign, now=now)
         queued = _plan(session, send, campaign, workspace.timezone if workspace else "UTC", now=now)
         jobs: list[Job] = []
         if send.planned_zones and campaign.status == CampaignStatus.scheduled:
@@ -104,6 +102,9 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
             waiting.append(moment)
             continue
         if moment is not None:
+            if send.occurrence == rollout.ROLLOUT and send.decision is None:
+                # Chosen once, when the first zone's roll-out is due; later zones send the same.
+                send.decision = rollout.decide(session, campaign, now=now)
             queued += _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, now=now)
         planned.append(zone)
     send.planned_zones = planned

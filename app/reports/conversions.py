@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, and_, case, func, select, update
+from sqlalchemy import Update, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import Goal
@@ -34,6 +34,7 @@ from app.models import Campaign, Delivery, DeliveryStatus, Event, Send, SendStat
 from app.models.delivery import suppressed
 from app.reports.sql import json_contains, plus_hours
 
+C = Campaign.__table__
 D = Delivery.__table__
 E = Event.__table__
 CONTROL_STATUS = suppressed(CONTROL)
@@ -164,6 +165,15 @@ def catch_up(session: Session, campaign: Campaign, *, now: datetime) -> int:
     if unsettled is not None:
         safe = min(safe, unsettled)
     mark = uuid7_floor(int(safe.timestamp() * 1000))
-    if campaign.conversions_through is None or mark > campaign.conversions_through:
-        campaign.conversions_through = mark
+    # Only forward (two passes may overlap), and not an edit: updated_at keeps its value.
+    session.execute(
+        update(C)
+        .where(
+            C.c.workspace_id == campaign.workspace_id,
+            C.c.id == campaign.id,
+            or_(C.c.conversions_through.is_(None), C.c.conversions_through < mark),
+        )
+        .values(conversions_through=mark, updated_at=C.c.updated_at)
+    )
+    session.expire(campaign, ["conversions_through"])
     return converted

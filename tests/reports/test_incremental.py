@@ -79,8 +79,13 @@ def test_a_pass_reads_only_events_received_after_the_mark(client, tenant, databa
         campaign = session.get(Campaign, (tenant.workspace_id, campaign_id))
         assert conversions.attribute_campaign(session, campaign) == 1
     assert _converted(database, tenant) == {users[0], users[2]}
-    # The mark never moves back.
+    # The mark never moves back, and moving it is not an edit of the campaign.
+    with database.transaction(tenant.workspace_id) as session:
+        edited = session.get(Campaign, (tenant.workspace_id, campaign_id)).updated_at
     assert _catch_up(database, tenant, campaign_id, now - timedelta(hours=1))[1] == mark
+    assert _catch_up(database, tenant, campaign_id, now + timedelta(hours=1))[1] > mark
+    with database.transaction(tenant.workspace_id) as session:
+        assert session.get(Campaign, (tenant.workspace_id, campaign_id)).updated_at == edited
 
 
 def test_the_mark_waits_for_rows_still_due(client, tenant, database):
