@@ -21,8 +21,12 @@ the stored events are checked against the accepted ones.
     python bench/load.py --quick     # 20 s
     python bench/load.py --rate 150 --seconds 60
 
+Then, as the baseline of the same run, ``GET /healthz`` (no database, no auth) through the same
+server at the same rate for up to 20 s: what the server and the machine allow before Nudge's own
+work per request.
+
 Prints per-kind figures on stderr and one final JSON line: bench, rps, p50_ms, p99_ms (single-item
-calls), errors, and per-kind counts and percentiles.
+calls), errors, per-kind counts and percentiles, and ``baseline_healthz``.
 """
 
 from __future__ import annotations
@@ -140,6 +144,13 @@ class Traffic:
         return user_signature(self.settings, self.workspace_id, user)
 
 
+class Liveness:
+    """The baseline: ``GET /healthz`` (no database) through the same server at the same rate."""
+
+    def next(self) -> tuple[str, str, str, bytes | None, dict[str, str]]:
+        return "healthz", "GET", "/healthz", None, {}
+
+
 async def _one(
     http: aiohttp.ClientSession,
     tally: Tally,
@@ -169,7 +180,9 @@ async def _one(
         tally.samples.setdefault(kind, f"{status}: {payload[:300]!r}")
 
 
-async def drive(base: str, keys: dict[str, str], traffic: Traffic, rate: float, seconds: float) -> Tally:
+async def drive(
+    base: str, keys: dict[str, str], traffic: Traffic | Liveness, rate: float, seconds: float
+) -> Tally:
     """Open loop: request n starts at n / rate seconds, whatever came back before it."""
     tally = Tally()
     in_flight: set[asyncio.Task[None]] = set()
@@ -292,12 +305,24 @@ def run(scale: Scale, workers: int) -> dict[str, object]:
                 client_cpu = time.process_time() - cpu0
                 delivered = _delivered(url) - delivered_before
                 stored = _stored_events(url)
+                baseline = asyncio.run(
+                    drive(server.base, keys, Liveness(), scale.rate, min(scale.seconds, 20))
+                )
         finally:
             worker.stop()
             database.dispose()
             redis_server.stop()
     spent = {"api": cpu.api, "database": cpu.database, "worker": worker_cpu.api, "client": client_cpu}
-    return _report(scale, tally, kinds, delivered, stored, spent, workers)
+    report = _report(scale, tally, kinds, delivered, stored, spent, workers)
+    live = baseline.latencies.get("healthz", [])
+    report["baseline_healthz"] = {
+        "rps": round(len(live) / baseline.elapsed, 1),
+        "p50_ms": _ms(live, 0.50),
+        "p99_ms": _ms(live, 0.99),
+        "errors": sum(baseline.errors.values()),
+        "skipped": baseline.skipped,
+    }
+    return report
 
 
 def _report(

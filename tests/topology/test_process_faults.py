@@ -86,7 +86,7 @@ def topology(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @dataclass
-class Tenant:
+class Rig:
     api: httpx.Client
     workspace_id: object
     smtp: Handler
@@ -95,7 +95,7 @@ class Tenant:
 
 
 @pytest.fixture(scope="module")
-def tenant(topology: Topology) -> Iterator[Tenant]:
+def rig(topology: Topology) -> Iterator[Rig]:
     controller, smtp = start_server()
     workspace_id = _workspace_id(topology.cli("workspace", "create", "Faults"))
     key = re.search(r"secret key \S+: (\S+)", topology.cli("key", "create", "--workspace", str(workspace_id)))
@@ -113,7 +113,7 @@ def tenant(topology: Topology) -> Iterator[Tenant]:
     add_users(
         database, workspace_id, [{"external_id": f"r{n}", "email": f"r{n}@example.com"} for n in range(USERS)]
     )
-    yield Tenant(api, workspace_id, smtp, database)
+    yield Rig(api, workspace_id, smtp, database)
     api.close()
     database.dispose()
     controller.stop()
@@ -203,8 +203,8 @@ def _assert_every_event_once(topology: Topology, ingest: Ingest, prefix: str) ->
     assert set(stored) == ingest.expected and set(stored.values()) == {1}
 
 
-def test_api_kill_9_during_batch_ingest(topology: Topology, tenant: Tenant) -> None:
-    ingest = Ingest(tenant.api, "kill-api", batches=160).start()
+def test_api_kill_9_during_batch_ingest(topology: Topology, rig: Rig) -> None:
+    ingest = Ingest(rig.api, "kill-api", batches=160).start()
     _wait("a quarter acknowledged", lambda: len(ingest.snapshot()) >= 2000, timeout=30)
     topology.kill("api")
     before_kill = ingest.snapshot()  # nothing more can be acknowledged now
@@ -229,16 +229,16 @@ def _message_ids(smtp: Handler) -> Counter[str]:
 
 def _dispatch_through(
     topology: Topology,
-    tenant: Tenant,
+    rig: Rig,
     faults: list[tuple[int, Callable[[], None]]],
     *,
     supervise: bool = False,
 ) -> tuple[str, int]:
     """Launch a campaign to every recipient and inject each fault once ``sent`` passes its
     threshold; returns the campaign id and how many messages the provider saw twice."""
-    name = f"faults-{next(tenant.names)}"
-    seen_before = _message_ids(tenant.smtp)
-    campaign_id = _launch(tenant.api, name)
+    name = f"faults-{next(rig.names)}"
+    seen_before = _message_ids(rig.smtp)
+    campaign_id = _launch(rig.api, name)
     pending = sorted(faults, key=lambda f: f[0])
 
     def step() -> bool:
@@ -266,7 +266,7 @@ def _dispatch_through(
     assert len(ledger) == USERS  # one row per recipient, none dropped or added
     ids = {f"<{delivery_id}@acme.test>" for delivery_id, _, _ in ledger}
     assert {provider_id for _, provider_id, _ in ledger} == ids
-    seen = _message_ids(tenant.smtp) - seen_before
+    seen = _message_ids(rig.smtp) - seen_before
     assert set(seen) == ids  # everyone received it, carrying the delivery's own id
     repeats = sum(seen.values()) - len(seen)
     retried = sum(1 for *_, attempts in ledger if attempts > 1)
@@ -274,7 +274,7 @@ def _dispatch_through(
     return campaign_id, repeats
 
 
-def test_worker_and_beat_kill_9_during_dispatch(topology: Topology, tenant: Tenant) -> None:
+def test_worker_and_beat_kill_9_during_dispatch(topology: Topology, rig: Rig) -> None:
     def kill_both() -> None:
         topology.kill("worker")
         topology.kill("beat")
@@ -286,15 +286,15 @@ def test_worker_and_beat_kill_9_during_dispatch(topology: Topology, tenant: Tena
         topology.kill("worker")
         topology.restart("worker")
 
-    _, repeats = _dispatch_through(topology, tenant, [(300, kill_both), (900, kill_worker)])
+    _, repeats = _dispatch_through(topology, rig, [(300, kill_both), (900, kill_worker)])
     assert repeats <= 2 * IN_FLIGHT
     print(f"\nworker+beat kill -9, then worker: {repeats} messages repeated (same Message-ID)")
 
 
 def test_redis_restarted_empty_during_dispatch_and_ingest(
-    topology: Topology, tenant: Tenant, servers: Servers
+    topology: Topology, rig: Rig, servers: Servers
 ) -> None:
-    ingest = Ingest(tenant.api, "redis", batches=80, threads=2)
+    ingest = Ingest(rig.api, "redis", batches=80, threads=2)
 
     def flush_redis() -> None:
         servers.redis.stop()
@@ -302,18 +302,18 @@ def test_redis_restarted_empty_during_dispatch_and_ingest(
         time.sleep(1.5)
         servers.redis.start()  # no persistence: every queued task and lane is gone
 
-    _, repeats = _dispatch_through(topology, tenant, [(300, flush_redis)], supervise=True)
+    _, repeats = _dispatch_through(topology, rig, [(300, flush_redis)], supervise=True)
     _assert_every_event_once(topology, ingest, "redis")
     assert repeats <= IN_FLIGHT
     print(f"\nredis restarted empty: {repeats} messages repeated")
 
 
 def test_postgres_restarted_during_dispatch_and_ingest(
-    topology: Topology, tenant: Tenant, servers: Servers
+    topology: Topology, rig: Rig, servers: Servers
 ) -> None:
     if servers.postgres is None:
         pytest.skip("no Postgres server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin")
-    ingest = Ingest(tenant.api, "pg", batches=120, threads=3)
+    ingest = Ingest(rig.api, "pg", batches=120, threads=3)
     acknowledged_at_restart: list[set[str]] = []
 
     def restart_postgres() -> None:
@@ -322,7 +322,7 @@ def test_postgres_restarted_during_dispatch_and_ingest(
         acknowledged_at_restart.append(ingest.snapshot())
         servers.postgres.restart()  # type: ignore[union-attr]
 
-    _, repeats = _dispatch_through(topology, tenant, [(300, restart_postgres)], supervise=True)
+    _, repeats = _dispatch_through(topology, rig, [(300, restart_postgres)], supervise=True)
     assert acknowledged_at_restart[0] <= set(_stored(topology, "pg"))
     _assert_every_event_once(topology, ingest, "pg")
     assert repeats <= IN_FLIGHT
