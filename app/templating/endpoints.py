@@ -26,7 +26,9 @@ class ContentCheck(BaseModel):
 
 class ContentPreview(ContentCheck):
     external_id: ExternalId
-    event: dict[str, Any] | None = Field(default=None, description="For triggered sends: name, properties")
+    event: dict[str, Any] | None = Field(
+        default=None, description="For triggered sends: name, timestamp (ISO 8601), properties"
+    )
 
 
 class RenderedContent(BaseModel):
