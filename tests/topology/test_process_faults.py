@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import itertools
-import re
 import threading
 import time
 from collections import Counter
@@ -30,8 +29,8 @@ from tests.campaigns.helpers import add_users
 from tests.campaigns.processes import RedisServer
 from tests.channels.email.smtp_server import Handler, start_server
 from tests.fixtures.databases import TEST_SECRET
-from tests.topology.harness import Topology, free_port, running
-from tests.topology.test_topology import _launch, _sql, _statuses, _wait, _workspace_id
+from tests.topology.harness import Topology, free_port, running, wait_until
+from tests.topology.test_topology import _launch, _statuses
 from tests.topology.throwaway import PostgresCluster, postgres_bin
 
 pytestmark = pytest.mark.slow
@@ -97,10 +96,8 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(topology: Topology) -> Iterator[Rig]:
     controller, smtp = start_server()
-    workspace_id = _workspace_id(topology.cli("workspace", "create", "Faults"))
-    key = re.search(r"secret key \S+: (\S+)", topology.cli("key", "create", "--workspace", str(workspace_id)))
-    assert key, "no key printed"
-    api = httpx.Client(base_url=topology.api_url, headers={"Authorization": f"Bearer {key[1]}"}, timeout=30)
+    workspace_id, secret = topology.create_workspace("Faults")
+    api = topology.client(secret)
     smtp_settings = {
         "host": "127.0.0.1",
         "port": controller.port,
@@ -189,8 +186,7 @@ class Ingest:
 
 
 def _stored(topology: Topology, prefix: str) -> Counter[str]:
-    rows = _sql(
-        topology,
+    rows = topology.query(
         "SELECT message_id, count(*) FROM events WHERE message_id LIKE :p GROUP BY 1",
         p=f"{prefix}-%",
     )
@@ -205,7 +201,7 @@ def _assert_every_event_once(topology: Topology, ingest: Ingest, prefix: str) ->
 
 def test_api_kill_9_during_batch_ingest(topology: Topology, rig: Rig) -> None:
     ingest = Ingest(rig.api, "kill-api", batches=160).start()
-    _wait("a quarter acknowledged", lambda: len(ingest.snapshot()) >= 2000, timeout=30)
+    wait_until("a quarter acknowledged", lambda: len(ingest.snapshot()) >= 2000, timeout=30)
     topology.kill("api")
     before_kill = ingest.snapshot()  # nothing more can be acknowledged now
     assert before_kill <= set(_stored(topology, "kill-api"))  # every 2xx was a commit
@@ -252,16 +248,15 @@ def _dispatch_through(
         return not pending and counts == {"sent": USERS}
 
     try:
-        _wait("every delivery sent", step, timeout=60)
+        wait_until("every delivery sent", step, timeout=60)
     except AssertionError:
-        errors = _sql(
-            topology,
+        errors = topology.query(
             "SELECT status, error, count(*) FROM deliveries WHERE campaign_id = :c GROUP BY 1, 2",
             c=campaign_id,
         )
         raise AssertionError(f"not all sent: {errors}; faults left: {len(pending)}") from None
-    ledger = _sql(
-        topology, "SELECT id, provider_id, attempts FROM deliveries WHERE campaign_id = :c", c=campaign_id
+    ledger = topology.query(
+        "SELECT id, provider_id, attempts FROM deliveries WHERE campaign_id = :c", c=campaign_id
     )
     assert len(ledger) == USERS  # one row per recipient, none dropped or added
     ids = {f"<{delivery_id}@acme.test>" for delivery_id, _, _ in ledger}
@@ -318,7 +313,7 @@ def test_postgres_restarted_during_dispatch_and_ingest(
 
     def restart_postgres() -> None:
         ingest.start()
-        _wait("ingest under way", lambda: len(ingest.snapshot()) >= 500, timeout=20)
+        wait_until("ingest under way", lambda: len(ingest.snapshot()) >= 500, timeout=20)
         acknowledged_at_restart.append(ingest.snapshot())
         servers.postgres.restart()  # type: ignore[union-attr]
 
