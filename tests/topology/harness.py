@@ -327,11 +327,22 @@ class Topology:
 
 @contextmanager
 def running(
-    folder: Path, *, env: dict[str, str] | None = None, redis_url: str | None = None
+    folder: Path,
+    *,
+    env: dict[str, str] | None = None,
+    redis_url: str | None = None,
+    postgres_admin_url: str = PG_ADMIN_URL,
+    worker_concurrency: int = 2,
 ) -> Iterator[Topology]:
     """A started :class:`Topology` for the block, stopped after it; if starting or the block
     raises, every process's log tail is printed first."""
-    topology = Topology(folder, env=env or {}, redis_url=redis_url)
+    topology = Topology(
+        folder,
+        env=env or {},
+        redis_url=redis_url,
+        postgres_admin_url=postgres_admin_url,
+        worker_concurrency=worker_concurrency,
+    )
     try:
         topology.start()
         yield topology

@@ -28,7 +28,7 @@ from app.kit.settings import Settings
 from tests.campaigns.helpers import add_users
 from tests.campaigns.processes import RedisServer
 from tests.channels.email.smtp_server import Handler, start_server
-from tests.fixtures.databases import TEST_SECRET
+from tests.fixtures.databases import PG_ADMIN_URL, TEST_SECRET
 from tests.topology.harness import Topology, free_port, running, wait_until
 from tests.topology.test_topology import _launch, _statuses
 from tests.topology.throwaway import PostgresCluster, postgres_bin
@@ -73,14 +73,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 @pytest.fixture(scope="module")
 def topology(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    options: dict[str, object] = {
-        "env": ENV,
-        "redis_url": servers.redis.url,
-        "worker_concurrency": CONCURRENCY,
-    }
-    if servers.postgres is not None:
-        options["postgres_admin_url"] = servers.postgres.admin_url
-    with running(Path(tmp_path_factory.mktemp("topology")), **options) as started:
+    with running(
+        Path(tmp_path_factory.mktemp("topology")),
+        env=ENV,
+        redis_url=servers.redis.url,
+        worker_concurrency=CONCURRENCY,
+        postgres_admin_url=servers.postgres.admin_url if servers.postgres is not None else PG_ADMIN_URL,
+    ) as started:
         yield started
 
 
