@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app.dashboard import journey_graph
+from app.dashboard.campaign_form import CONTENT_FIELDS
 from app.dashboard.forms import Form, FormErrors, errors_by_path
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.templating import render
@@ -243,5 +244,5 @@ def _editor(
         errors=errors,
         counts=counts,
         drawing=drawing,
-        choices=_json({"segments": segments}),
+        choices=_json({"segments": segments, "content_fields": CONTENT_FIELDS}),
     )
