@@ -124,7 +124,9 @@ def update_journey(
 
 
 @router.post("/journeys/{journey_id}/{action}", name="dashboard.journey_action")
-def life_cycle(request: Request, session: DbSession, page: Launcher, journey_id: uuid.UUID, action: str) -> Response:
+def life_cycle(
+    request: Request, session: DbSession, page: Launcher, journey_id: uuid.UUID, action: str
+) -> Response:
     move = LIFE_CYCLE.get(action)
     if move is None:
         raise Invalid(f"unknown action {action!r}", field="action")
@@ -146,7 +148,9 @@ def _address(page: WorkspacePage, journey: Journey, notice: str) -> str:
 def _authored(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored graph as its author wrote it: branch conditions without embedded copies."""
     steps = [
-        {**s, "definition": authored(s["definition"])} if s.get("type") == "branch" and "definition" in s else s
+        {**s, "definition": authored(s["definition"])}
+        if s.get("type") == "branch" and "definition" in s
+        else s
         for s in stored.get("steps", [])
     ]
     return {**stored, "steps": steps}
