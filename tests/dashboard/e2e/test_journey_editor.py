@@ -59,7 +59,7 @@ def test_building_saving_and_launching_a_journey(live_server, new_page, screensh
     page.get_by_role("button", name="Launch").click()
     expect(page.get_by_role("status")).to_contain_text("Journey live")
     expect(page.locator(".badge", has_text="Live")).to_be_visible()
-    expect(page.locator("#step-wait_1 .journey-counts")).to_contain_text("Entered")
+    expect(page.locator("#step-wait_1 > .journey-box .journey-counts")).to_contain_text("Entered")
 
     journey_id = page.url.split("?")[0].rsplit("/", 1)[1]
     with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {key}"}) as api:
