@@ -295,8 +295,8 @@
     }));
     box.appendChild(row);
     var body = el("div", { "class": "seg-row" });
+    box.appendChild(body);  // the step's own fields first, then its larger parts (variants, paths)
     EDITORS[step.type](body, step, path, box);
-    box.appendChild(body);
     var tools = el("div", { "class": "seg-tools" }, [
       button("Up", function () { move(i, -1); }, "", "Move " + step.id + " up"),
       button("Down", function () { move(i, 1); }, "", "Move " + step.id + " down"),
@@ -322,7 +322,7 @@
 
   var EDITORS = {
     wait: function (row, step, path, box) {
-      box.insertBefore(duration(step, "duration", "Wait for", path + ".duration"), null);
+      box.appendChild(duration(step, "duration", "Wait for", path + ".duration"));
       row.appendChild(target(step, "next", "Then", path + ".next"));
     },
     wait_until: function (row, step, path) {
