@@ -154,10 +154,21 @@
   }
 
   // A step id chooser; an id that names no step stays shown so the error can point at it.
-  function target(holder, key, label, path) {
+  function targetOptions(current) {
     var options = ids().map(function (id) { return [id, id]; });
-    if (holder[key] !== undefined && ids().indexOf(holder[key]) < 0) options.push([holder[key], holder[key] + " (no such step)"]);
-    return choose(holder, key, label, options, path);
+    if (current !== undefined && ids().indexOf(current) < 0) options.push([current, current + " (no such step)"]);
+    return options;
+  }
+
+  function target(holder, key, label, path) {
+    var box = choose(holder, key, label, targetOptions(holder[key]), path);
+    var s = box.querySelector("select");
+    s.setAttribute("data-target", "");
+    s.refresh = function () {
+      s.replaceChildren.apply(s, Array.from(select(targetOptions(holder[key]), holder[key], "").children));
+      s.value = holder[key];
+    };
+    return box;
   }
 
   // A JSON value edited as text (filters, a branch condition): kept only while it parses.
@@ -287,7 +298,10 @@
       step.id = idInput.value;
       changed();
     });
-    idInput.addEventListener("change", draw);
+    // Renamed ids show in every step chooser; no redraw, so a click in progress still lands.
+    idInput.addEventListener("input", function () {
+      root.querySelectorAll("select[data-target]").forEach(function (t) { t.refresh(); });
+    });
     row.appendChild(field("Step id", idInput, path + ".id"));
     row.appendChild(choose(step, "type", "Kind", KINDS, path + ".type", function () {
       doc.steps[i] = newStep(step.type, step.id, firstTarget(step) || doc.entry.next);

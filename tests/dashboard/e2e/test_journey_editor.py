@@ -43,14 +43,24 @@ def test_building_saving_and_launching_a_journey(live_server, new_page, screensh
     send.get_by_label("title").fill("Still thinking?")
     send.get_by_label("body").fill("Your {{ event.properties.item }} is waiting")
 
+    # Renaming a step renames what points at it.
+    wait.get_by_label("Step id").fill("wait_hour")
+    expect(entry.get_by_label("First step")).to_have_value("wait_hour")
+
     # The graph follows the editor: the service checks the document and draws it.
     graph = page.locator("#journey-graph")
+    expect(graph.locator("#step-wait_hour")).to_be_visible()
     expect(graph.locator("#step-send_1")).to_be_visible()
     expect(graph).to_contain_text("When “cart_add” happens")
     built = _document(page)
-    assert built["entry"] == {"type": "event", "next": "wait_1", "event": "cart_add", "filters": []}
-    assert [s["id"] for s in built["steps"]] == ["wait_1", "send_1", "done"]
-    assert built["steps"][0] == {"id": "wait_1", "type": "wait", "duration": {"hours": 1}, "next": "send_1"}
+    assert built["entry"] == {"type": "event", "next": "wait_hour", "event": "cart_add", "filters": []}
+    assert [s["id"] for s in built["steps"]] == ["wait_hour", "send_1", "done"]
+    assert built["steps"][0] == {
+        "id": "wait_hour",
+        "type": "wait",
+        "duration": {"hours": 1},
+        "next": "send_1",
+    }
     assert built["steps"][1]["next"] == "done"
     screenshot(page, "41-journey-editor")
 
@@ -59,7 +69,7 @@ def test_building_saving_and_launching_a_journey(live_server, new_page, screensh
     page.get_by_role("button", name="Launch").click()
     expect(page.get_by_role("status")).to_contain_text("Journey live")
     expect(page.locator(".badge", has_text="Live")).to_be_visible()
-    expect(page.locator("#step-wait_1 > .journey-box .journey-counts")).to_contain_text("Entered")
+    expect(page.locator("#step-wait_hour > .journey-box .journey-counts")).to_contain_text("Entered")
 
     journey_id = page.url.split("?")[0].rsplit("/", 1)[1]
     with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {key}"}) as api:
