@@ -45,6 +45,10 @@ NOTICES = {
     "provider-saved": "Credentials saved.",
     "provider-removed": "Credentials removed.",
     "segment-deleted": "Segment deleted.",
+    "journey-saved": "Journey saved. A live journey got a new version; users in flight finish on theirs.",
+    "journey-launch": "Journey live: users enter it from now on.",
+    "journey-pause": "Journey paused: nobody enters or moves on until it is launched again.",
+    "journey-archive": "Journey archived: users in flight left it.",
 }
 
 

@@ -56,46 +56,13 @@
     random_bucket: { seed: "", percent: 10 }
   };
 
-  // Small DOM helpers ------------------------------------------------------------------------
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === "text") node.textContent = attrs[name];
-      else node.setAttribute(name, attrs[name]);
-    });
-    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
-    return node;
-  }
-
-  // Labels point at their control by id: wrapping a select would put its options in its name.
-  var serial = 0;
-  function labelled(text, control) {
-    control.id = "seg-" + (++serial);
-    return el("div", { "class": "seg-field" }, [el("label", { "for": control.id, text: text }), control]);
-  }
+  var kit = window.NudgeKit, el = kit.el, labelled = kit.labelled, select = kit.select, input = kit.input;
 
   function button(text, action, extra) {
     var b = el("button", { type: "button", "class": "btn btn-sm " + (extra || "btn-ghost"), text: text });
     b.addEventListener("click", action);
     if (readonly) b.hidden = true;
     return b;
-  }
-
-  function select(options, current, key) {
-    var s = el("select", { "data-key": key });
-    options.forEach(function (o) {
-      var option = el("option", { value: o[0], text: o[1] });
-      if (String(o[0]) === String(current)) option.selected = true;
-      s.appendChild(option);
-    });
-    return s;
-  }
-
-  function input(type, value, key, attrs) {
-    var i = el("input", Object.assign({ type: type, "data-key": key }, attrs || {}));
-    i.value = value === undefined || value === null ? "" : String(value);
-    return i;
   }
 
   // Values carry their JSON type: "34" is not 34 (docs/segments.md, typed comparisons).
@@ -126,30 +93,16 @@
   }
 
   function draw() {
-    var focused = document.activeElement && document.activeElement.getAttribute("data-key");
-    root.replaceChildren(drawNode(doc.match, "definition.match", function (node) { doc.match = node; }, null));
-    if (readonly) root.querySelectorAll("input, select").forEach(function (c) { c.disabled = true; });
-    if (focused) {
-      var again = root.querySelector('[data-key="' + CSS.escape(focused) + '"]');
-      if (again) again.focus();
-    }
+    kit.keepFocus(root, function () {
+      root.replaceChildren(drawNode(doc.match, "definition.match", function (node) { doc.match = node; }, null));
+      if (readonly) root.querySelectorAll("input, select").forEach(function (c) { c.disabled = true; });
+    });
     markError(root.getAttribute("data-error-path"));
   }
 
   function restructure() { draw(); changed(); }
 
-  // The node an API field path points at ("definition.match.all[2].op") gets marked.
-  function markError(path) {
-    root.querySelectorAll(".seg-invalid").forEach(function (n) { n.classList.remove("seg-invalid"); });
-    if (!path) return;
-    var best = null;
-    root.querySelectorAll("[data-path]").forEach(function (n) {
-      var p = n.getAttribute("data-path");
-      var prefix = path === p || path.indexOf(p + ".") === 0 || path.indexOf(p + "[") === 0;
-      if (prefix && (!best || p.length > best.getAttribute("data-path").length)) best = n;
-    });
-    if (best) best.classList.add("seg-invalid");
-  }
+  function markError(path) { kit.markError(root, path); }
 
   function isGroup(node) {
     return node && typeof node === "object" && ("all" in node || "any" in node || "not" in node) && !("type" in node);

@@ -97,6 +97,7 @@ def test_a_viewer_cannot_create_keys_or_change_settings(live_server, new_page, s
     assert nav.get_by_role("link").all_inner_texts() == [
         "Overview",
         "Campaigns",
+        "Journeys",
         "Content",
         "API keys",
         "Members",
