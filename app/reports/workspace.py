@@ -102,11 +102,11 @@ def retention(session: Session, workspace_id: uuid.UUID, weeks: Period) -> Rows:
         E.c.occurred_at >= U.c.first_seen_at,
         E.c.occurred_at < weeks.end,
     ]
-    retained_stmt = (
-        select(cohort, active, func.count(distinct(U.c.id)).label("users"))
-        .select_from(joined)
-        .where(*in_range)
-        .group_by(cohort, active)
+    # Each user's (cohort, active week) pairs made distinct once (a hash), then counted: a
+    # COUNT(DISTINCT) per group sorted every joined row instead.
+    pairs = select(U.c.id, cohort, active).select_from(joined).where(*in_range).distinct().subquery("pairs")
+    retained_stmt = select(pairs.c.cohort, pairs.c.active, func.count().label("users")).group_by(
+        pairs.c.cohort, pairs.c.active
     )
     retained = {(r.cohort, r.active): r.users for r in session.execute(retained_stmt)}
     sizes_stmt = (
