@@ -10,6 +10,10 @@ The baseline, in the same run: the attribution statement this one replaced (ever
 the campaign joined to every goal event of its user, last touch by an anti-join), timed after
 the new one on the same data with ``converted_at`` reset; both must convert as many rows.
 ``--explain`` prints both plans (EXPLAIN ANALYZE, rolled back) to stderr first.
+Also in the same run, the reports as they were before (``previous_s``): the funnel with the
+indexes as before migration 0016 (dropped in a transaction rolled back), the timeline with a
+scan per stage, and retention's retained-users statement with a COUNT(DISTINCT) per group
+(``retention_retained_s``, against the one now); the run fails unless the results are equal.
 
     python bench/reports.py            # 1,000,000 deliveries
     python bench/reports.py --quick    # 50,000 deliveries
@@ -30,7 +34,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, distinct, exists, func, or_, select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,12 +43,12 @@ from app.campaigns import service  # noqa: E402
 from app.campaigns.schemas import CampaignCreate, Goal  # noqa: E402
 from app.kit.db import Database  # noqa: E402
 from app.kit.settings import Settings  # noqa: E402
-from app.models import Campaign, Delivery, Event  # noqa: E402
+from app.models import Campaign, Delivery, Event, User  # noqa: E402
 from app.models.base import utcnow  # noqa: E402
 from app.reports import campaign as reports  # noqa: E402
 from app.reports import conversions, workspace  # noqa: E402
-from app.reports.periods import period  # noqa: E402
-from app.reports.sql import plus_hours  # noqa: E402
+from app.reports.periods import Period, period  # noqa: E402
+from app.reports.sql import bucket_index, plus_hours  # noqa: E402
 from app.workspaces.service import create as create_workspace  # noqa: E402
 from bench.dispatch import SECRET, _psycopg_url, drop_database, make_database  # noqa: E402
 
@@ -174,6 +178,77 @@ def explain(database: Database, workspace_id: uuid.UUID, build: Callable[[Any], 
         session.close()
 
 
+# The report queries as they were before the one-pass timeline, the distinct retention pairs
+# and migration 0016's indexes: kept here only to measure against (and to compare results).
+PREVIOUS_INDEXES = """
+SET LOCAL ROLE postgres;
+DROP INDEX ix_deliveries_workspace_id_campaign_id_id;
+DROP INDEX ix_engagements_workspace_id_delivery_id;
+CREATE INDEX ix_engagements_workspace_id_delivery_id ON engagements (workspace_id, delivery_id);
+ANALYZE engagements;
+SET LOCAL ROLE {role}
+"""
+
+
+def with_previous_indexes(database: Database, workspace_id: uuid.UUID, fn: Callable[[Any], Any]) -> Any:
+    """Runs ``fn`` twice (the second timed) with the indexes as before migration 0016, in a
+    transaction rolled back (DDL is transactional): (seconds, result)."""
+    session = database.session(workspace_id)
+    try:
+        role = database.settings.database_role
+        for statement in PREVIOUS_INDEXES.format(role=role).strip().split(";\n"):
+            session.execute(text(statement))
+        fn(session)
+        began = time.perf_counter()
+        result = fn(session)
+        return round(time.perf_counter() - began, 3), result
+    finally:
+        session.rollback()
+        session.close()
+
+
+def previous_timeline(session: Any, w: uuid.UUID, c: uuid.UUID, span: Period) -> list[dict[str, Any]]:
+    """One scan of the campaign per stage."""
+    counts: dict[int, dict[str, int]] = {}
+    for stage, column in reports._STAGE_TIMES.items():
+        bucket = bucket_index(session, column, span.edges).label("bucket")
+        stmt = (
+            select(bucket, func.count())
+            .where(
+                *reports._of_campaign(w, c), reports._STAGES[stage], column >= span.start, column < span.end
+            )
+            .group_by(bucket)
+        )
+        for index, count in session.execute(stmt):
+            counts.setdefault(index, {})[stage] = count
+    return [
+        {"bucket": label, **{stage: counts.get(i + 1, {}).get(stage, 0) for stage in reports._STAGE_TIMES}}
+        for i, label in enumerate(span.labels)
+    ]
+
+
+def previous_retained(session: Any, w: uuid.UUID, weeks: Period) -> dict[tuple[int, int], int]:
+    """The retention statement with a COUNT(DISTINCT) per (cohort, week), the cohort sizes
+    (unchanged) left out: compared with ``workspace.retained``."""
+    u, e = User.__table__, Event.__table__
+    cohort = bucket_index(session, u.c.first_seen_at, weeks.edges, "cohort_edges").label("cohort")
+    active = bucket_index(session, e.c.occurred_at, weeks.edges, "active_edges").label("active")
+    stmt = (
+        select(cohort, active, func.count(distinct(u.c.id)).label("users"))
+        .select_from(u.join(e, and_(e.c.workspace_id == u.c.workspace_id, e.c.user_id == u.c.id)))
+        .where(
+            u.c.workspace_id == w,
+            e.c.workspace_id == w,
+            u.c.first_seen_at >= weeks.start,
+            u.c.first_seen_at < weeks.end,
+            e.c.occurred_at >= u.c.first_seen_at,
+            e.c.occurred_at < weeks.end,
+        )
+        .group_by(cohort, active)
+    )
+    return {(r.cohort, r.active): r.users for r in session.execute(stmt)}
+
+
 # Goal events received after the background pass moved the mark: what a report reads.
 TAIL = """
 INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties)
@@ -275,16 +350,39 @@ def main() -> None:
             "messages_by_channel": timed(database, w, lambda s: workspace.messages_by_channel(s, w, days)),
             "retention": timed(database, w, lambda s: workspace.retention(s, w, weeks)),
         }
+        # The same reports as before, on the same rows: results must be equal.
+        before_s, previous_funnel = with_previous_indexes(database, w, lambda s: reports.funnel(s, w, c))
+        baseline_s = {"funnel": before_s}
+        baseline_s["timeline_hourly"], previous_hours = with_previous_indexes(
+            database, w, lambda s: previous_timeline(s, w, c, hours)
+        )
+        previous_retained_s, previous_weeks = with_previous_indexes(
+            database, w, lambda s: previous_retained(s, w, weeks)
+        )
+        retained_s = {
+            "now": timed(database, w, lambda s: workspace.retained(s, w, weeks)),
+            "previous": previous_retained_s,
+        }
+        with database.transaction(w) as session:
+            same = (
+                reports.funnel(session, w, c) == previous_funnel
+                and reports.timeline(session, w, c, hours) == previous_hours
+                and workspace.retained(session, w, weeks) == previous_weeks
+            )
         database.dispose()
     finally:
         drop_database(url)
     if converted["now"] != converted["before"]:
         raise SystemExit(f"attribution disagrees with the baseline: {converted}")
+    if not same:
+        raise SystemExit("a report disagrees with its previous query")
     figures = {
         "bench": "reports",
         "deliveries": deliveries,
         "query_s": query_s,
         "attribution_s": attribution_s,
+        "previous_s": baseline_s,
+        "retention_retained_s": retained_s,
     }
     print(orjson.dumps({**figures, "converted": converted["now"]}).decode())
 

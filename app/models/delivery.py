@@ -53,6 +53,8 @@ class Delivery(TenantScoped, Base):
         ),
         # Campaign reports and conversion attribution (a user's rows within a campaign).
         Index("ix_deliveries_workspace_id_campaign_id_user_id", "workspace_id", "campaign_id", "user_id"),
+        # A campaign's ledger ids in id order: its engagements counted by a merge join (funnel).
+        Index("ix_deliveries_workspace_id_campaign_id_id", "workspace_id", "campaign_id", "id"),
         # Messages per day across campaigns.
         Index("ix_deliveries_workspace_id_sent_at", "workspace_id", "sent_at"),
         # The planner's reclaim of expired leases.

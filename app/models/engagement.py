@@ -19,7 +19,13 @@ class Engagement(TenantScoped, Base):
         ForeignKeyConstraint(
             ["workspace_id", "user_id"], ["users.workspace_id", "users.id"], ondelete="CASCADE"
         ),
-        Index("ix_engagements_workspace_id_delivery_id", "workspace_id", "delivery_id"),
+        # A campaign's opens and clicks: an index-only scan in delivery order (reports).
+        Index(
+            "ix_engagements_workspace_id_delivery_id",
+            "workspace_id",
+            "delivery_id",
+            postgresql_include=["kind", "user_id"],
+        ),
         Index("ix_engagements_workspace_id_user_id_occurred_at", "workspace_id", "user_id", "occurred_at"),
         CheckConstraint("kind IN ('open', 'click', 'unsubscribe', 'complaint', 'bounce')", name="kind"),
     )

@@ -162,24 +162,23 @@ def _arm_out(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def timeline(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, period: Period) -> Rows:
-    """Messages sent, first opens, first clicks and conversions per bucket."""
-    counts: dict[int, dict[str, int]] = {}
+    """Messages sent, first opens, first clicks and conversions per bucket, in one pass over
+    the campaign's rows: each row gives one bucket per stage (NULL when the stage is not
+    reached or falls outside the period), rows are grouped by those buckets together (few
+    distinct combinations, as the stages follow each other closely) and the groups are added
+    up per stage here."""
+    buckets = []
     for stage, column in _STAGE_TIMES.items():
-        bucket = bucket_index(session, column, period.edges).label("bucket")
-        condition = _STAGES[stage]
-        stmt = (
-            select(bucket, func.count())
-            .where(
-                *_of_campaign(workspace_id, campaign_id),
-                condition,
-                column >= period.start,
-                column < period.end,
-            )
-            .group_by(bucket)
-        )
-        for index, count in session.execute(stmt):
-            counts.setdefault(index, {})[stage] = count
+        index = bucket_index(session, column, period.edges, f"{stage}_edges")
+        in_period = and_(_STAGES[stage], column >= period.start, column < period.end)
+        buckets.append(case((in_period, index)).label(stage))
+    stmt = select(*buckets, func.count().label("rows")).where(*_of_campaign(workspace_id, campaign_id))
+    counts = [[0] * len(period.labels) for _ in _STAGE_TIMES]
+    for row in session.execute(stmt.group_by(*buckets)):
+        for per_bucket, index in zip(counts, row[:-1], strict=True):
+            if index is not None:
+                per_bucket[index - 1] += row.rows
     return [
-        {"bucket": label, **{stage: counts.get(i + 1, {}).get(stage, 0) for stage in _STAGE_TIMES}}
+        {"bucket": label, **{stage: counts[s][i] for s, stage in enumerate(_STAGE_TIMES)}}
         for i, label in enumerate(period.labels)
     ]

@@ -91,32 +91,55 @@ def daily(session: Session, workspace_id: uuid.UUID, span: Period) -> dict[str, 
 def retention(session: Session, workspace_id: uuid.UUID, weeks: Period) -> Rows:
     """Cohorts by the local week users were first seen; for each later week, how many of them
     had an event in it (week 0 is the cohort's own week)."""
-    cohort = bucket_index(session, U.c.first_seen_at, weeks.edges, "cohort_edges").label("cohort")
-    active = bucket_index(session, E.c.occurred_at, weeks.edges, "active_edges").label("active")
-    joined = U.join(E, and_(E.c.workspace_id == U.c.workspace_id, E.c.user_id == U.c.id))
-    in_range = [
-        U.c.workspace_id == workspace_id,
-        E.c.workspace_id == workspace_id,
-        U.c.first_seen_at >= weeks.start,
-        U.c.first_seen_at < weeks.end,
-        E.c.occurred_at >= U.c.first_seen_at,
-        E.c.occurred_at < weeks.end,
-    ]
-    retained_stmt = (
-        select(cohort, active, func.count(distinct(U.c.id)).label("users"))
-        .select_from(joined)
-        .where(*in_range)
-        .group_by(cohort, active)
-    )
-    retained = {(r.cohort, r.active): r.users for r in session.execute(retained_stmt)}
-    sizes_stmt = (
+    sizes = cohort_sizes(session, workspace_id, weeks)
+    return cohorts(weeks, sizes, retained(session, workspace_id, weeks))
+
+
+def _cohort(session: Session, weeks: Period) -> Any:
+    return bucket_index(session, U.c.first_seen_at, weeks.edges, "cohort_edges").label("cohort")
+
+
+def cohort_sizes(session: Session, workspace_id: uuid.UUID, weeks: Period) -> dict[int, int]:
+    """Users first seen in each week (by week index)."""
+    cohort = _cohort(session, weeks)
+    stmt = (
         select(cohort, func.count().label("users"))
         .where(
             U.c.workspace_id == workspace_id, U.c.first_seen_at >= weeks.start, U.c.first_seen_at < weeks.end
         )
         .group_by(cohort)
     )
-    sizes = {r.cohort: r.users for r in session.execute(sizes_stmt)}
+    return {r.cohort: r.users for r in session.execute(stmt)}
+
+
+def retained(session: Session, workspace_id: uuid.UUID, weeks: Period) -> dict[tuple[int, int], int]:
+    """Users of each cohort with an event in each week, from their first-seen instant on (by
+    (cohort, week) index). Each user's (cohort, week) pairs are made distinct once, then
+    counted: a COUNT(DISTINCT) per group sorted every joined row again."""
+    cohort = _cohort(session, weeks)
+    active = bucket_index(session, E.c.occurred_at, weeks.edges, "active_edges").label("active")
+    pairs = (
+        select(U.c.id, cohort, active)
+        .select_from(U.join(E, and_(E.c.workspace_id == U.c.workspace_id, E.c.user_id == U.c.id)))
+        .where(
+            U.c.workspace_id == workspace_id,
+            E.c.workspace_id == workspace_id,
+            U.c.first_seen_at >= weeks.start,
+            U.c.first_seen_at < weeks.end,
+            E.c.occurred_at >= U.c.first_seen_at,
+            E.c.occurred_at < weeks.end,
+        )
+        .distinct()
+        .subquery("pairs")
+    )
+    stmt = select(pairs.c.cohort, pairs.c.active, func.count().label("users"))
+    return {
+        (r.cohort, r.active): r.users for r in session.execute(stmt.group_by(pairs.c.cohort, pairs.c.active))
+    }
+
+
+def cohorts(weeks: Period, sizes: dict[int, int], retained: dict[tuple[int, int], int]) -> Rows:
+    """The cohort table: one row per cohort week, its size and its users retained k weeks on."""
     count = len(weeks.labels)
     return [
         {
