@@ -52,9 +52,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.auth.user_signature import user_signature  # noqa: E402
 from app.campaigns import planner, service  # noqa: E402
 from app.campaigns.schemas import CampaignCreate  # noqa: E402
-from app.inbox.auth import user_signature  # noqa: E402
 from app.kit.db import Database  # noqa: E402
 from app.kit.settings import Settings  # noqa: E402
 from app.models import KeyKind  # noqa: E402
