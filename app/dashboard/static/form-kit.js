@@ -61,5 +61,46 @@
     return best;
   }
 
-  window.NudgeKit = { el: el, labelled: labelled, select: select, input: input, keepFocus: keepFocus, markError: markError };
+  // The JSON view is the editor's document as text: an edit there that parses to a document
+  // the editor can draw (``accept``) replaces it (``use``) and redraws; otherwise ``note`` says
+  // so. Either way the form hears ``changeEvent`` (the server checks and redraws what it can).
+  // Returns the loader, for the first document.
+  function mirrorJson(options) {
+    function load() {
+      try {
+        var parsed = JSON.parse(options.output.value);
+        if (!parsed || typeof parsed !== "object" || !options.accept(parsed)) return false;
+        options.use(parsed);
+        return true;
+      } catch (e) {
+        return false;
+      }
+    }
+    options.output.addEventListener("input", function () {
+      if (load()) {
+        options.redraw();
+        if (options.note) options.note.textContent = "";
+      } else if (options.note) {
+        options.note.textContent = options.unreadable;
+      }
+      options.form.dispatchEvent(new CustomEvent(options.changeEvent, { bubbles: true }));
+    });
+    return load;
+  }
+
+  // An answer htmx swaps into #targetId may carry the path of the node at fault
+  // ([data-error-path]): keep it on ``root`` and hand the error element to ``show``.
+  function onServerError(targetId, root, show) {
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      if (event.target.id !== targetId) return;
+      var error = event.target.querySelector("[data-error-path]");
+      root.setAttribute("data-error-path", error ? error.getAttribute("data-error-path") : "");
+      show(error);
+    });
+  }
+
+  window.NudgeKit = {
+    el: el, labelled: labelled, select: select, input: input, keepFocus: keepFocus, markError: markError,
+    mirrorJson: mirrorJson, onServerError: onServerError,
+  };
 })();

@@ -424,37 +424,22 @@
     }
   };
 
-  // The JSON view is the same document: edits there redraw the editor.
-  function load(textValue) {
-    try {
-      var parsed = JSON.parse(textValue);
-      if (!parsed || typeof parsed !== "object" || !parsed.entry || !Array.isArray(parsed.steps)) throw new Error();
-      doc = parsed;
-      return true;
-    } catch (e) {
-      return false;
-    }
-  }
-
-  output.addEventListener("input", function () {
-    if (load(output.value)) {
-      draw();
-      if (jsonNote) jsonNote.textContent = "";
-    } else if (jsonNote) {
-      jsonNote.textContent = "This is not a journey the editor can draw yet.";
-    }
-    form.dispatchEvent(new CustomEvent("journey-change", { bubbles: true }));
+  var load = kit.mirrorJson({
+    output: output,
+    note: jsonNote,
+    form: form,
+    changeEvent: "journey-change",
+    unreadable: "This is not a journey the editor can draw yet.",
+    accept: function (d) { return d.entry && Array.isArray(d.steps); },
+    use: function (d) { doc = d; },
+    redraw: draw,
   });
-
   // The redrawn graph carries the service's refusal, if any: mark the step and field at fault.
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.target.id !== "journey-graph") return;
-    var error = event.target.querySelector("[data-error-path]");
-    root.setAttribute("data-error-path", error ? error.getAttribute("data-error-path") : "");
+  kit.onServerError("journey-graph", root, function (error) {
     errorMessage = error ? error.textContent : "";
     showError();
   });
 
-  if (!load(output.value)) doc = { entry: { type: "api", next: "done" }, steps: [{ id: "done", type: "exit" }] };
+  if (!load()) doc = { entry: { type: "api", next: "done" }, steps: [{ id: "done", type: "exit" }] };
   draw();
 })();

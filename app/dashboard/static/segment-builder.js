@@ -446,36 +446,19 @@
     return options;
   }
 
-  // The JSON view is the same document: edits there redraw the builder.
-  function load(text) {
-    try {
-      var parsed = JSON.parse(text);
-      if (!parsed || typeof parsed !== "object" || !parsed.match || typeof parsed.match !== "object") throw new Error();
-      doc = parsed;
-      return true;
-    } catch (e) {
-      return false;
-    }
-  }
-
-  output.addEventListener("input", function () {
-    if (load(output.value)) {
-      draw();
-      if (jsonNote) jsonNote.textContent = "";
-    } else if (jsonNote) {
-      jsonNote.textContent = "This is not a definition the builder can draw yet; the count below says why.";
-    }
-    form.dispatchEvent(new CustomEvent("segment-change", { bubbles: true }));
+  var load = kit.mirrorJson({
+    output: output,
+    note: jsonNote,
+    form: form,
+    changeEvent: "segment-change",
+    unreadable: "This is not a definition the builder can draw yet; the count below says why.",
+    accept: function (d) { return d.match && typeof d.match === "object"; },
+    use: function (d) { doc = d; },
+    redraw: draw,
   });
-
   // The count's answer names the node at fault, if any.
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.target.id !== "audience") return;
-    var error = event.target.querySelector("[data-error-path]");
-    root.setAttribute("data-error-path", error ? error.getAttribute("data-error-path") : "");
-    markError(root.getAttribute("data-error-path"));
-  });
+  kit.onServerError("audience", root, function () { markError(root.getAttribute("data-error-path")); });
 
-  if (!load(output.value)) doc = { version: 1, match: { all: [] } };
+  if (!load()) doc = { version: 1, match: { all: [] } };
   draw();
 })();
