@@ -1,6 +1,7 @@
-"""Sign-in rate limit: failures are counted per (email, address) and per address in fixed
-windows, in the database so every API process shares them. Counting runs in its own short
-transaction, because the failed sign-in's own transaction is rolled back."""
+"""Rate limits on the account pages, counted in fixed windows in the database so every API
+process shares them: failed sign-ins per (email, address) and per address, and password-reset
+requests per email and per address (each one sends an email). A failed sign-in is counted in
+a transaction of its own, because its request's transaction is rolled back."""
 
 from __future__ import annotations
 
@@ -25,14 +26,23 @@ class Limit:
     failures: int
 
 
-PER_ACCOUNT = Limit("account", 5)  # per email from one address
-PER_ADDRESS = Limit("address", 50)  # per address, whatever the email
+PER_ACCOUNT = Limit("account", 5)  # failed sign-ins per email from one address
+PER_ADDRESS = Limit("address", 50)  # failed sign-ins per address, whatever the email
+RESETS_PER_EMAIL = Limit("reset", 3)  # reset emails to one address, whoever asks
+RESETS_PER_ADDRESS = Limit("reset-address", 20)  # reset requests from one address
 
 
 def keys(email: str, address: str) -> list[tuple[str, Limit]]:
     return [
         (digest(f"{PER_ACCOUNT.kind}|{email}|{address}"), PER_ACCOUNT),
         (digest(f"{PER_ADDRESS.kind}|{address}"), PER_ADDRESS),
+    ]
+
+
+def reset_keys(email: str, address: str) -> list[tuple[str, Limit]]:
+    return [
+        (digest(f"{RESETS_PER_EMAIL.kind}|{email}"), RESETS_PER_EMAIL),
+        (digest(f"{RESETS_PER_ADDRESS.kind}|{address}"), RESETS_PER_ADDRESS),
     ]
 
 
@@ -54,7 +64,7 @@ def retry_after(
     return int(max(waits)) + 1 if waits else None
 
 
-def record_failure(
+def record(
     session: Session, limits: Sequence[tuple[str, Limit]], now: datetime | None = None
 ) -> None:
     now = now or utcnow()

@@ -205,3 +205,16 @@ def test_forged_reset_tokens_are_refused(browser, reset_links):
     payload, signature = path.rsplit("/", 1)[1].split(".")
     for token in (f"{payload}.{'0' * len(signature)}", f"AAAA{payload[4:]}.{signature}", "garbage", "a.b.c"):
         assert client.get(f"/dashboard/reset/{token}").status_code == 404, token
+
+
+def test_reset_requests_are_limited_per_email(browser, reset_links):
+    sign_up(browser(), email="ada@example.com")
+    client = browser()
+    for _ in range(3):
+        assert post(client, "/dashboard/forgot", {"email": "ada@example.com"}).status_code == 200
+    blocked = post(client, "/dashboard/forgot", {"email": "ADA@example.com"})
+    assert blocked.status_code == 429 and "Too many reset requests" in blocked.text
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert len(reset_links.sent) == 3  # the fourth sent nothing
+    # Another address is a separate count; an unknown one is counted the same way.
+    assert post(client, "/dashboard/forgot", {"email": "grace@example.com"}).status_code == 200

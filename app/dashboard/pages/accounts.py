@@ -114,7 +114,7 @@ def login(request: Request, session: DbSession, form: Form) -> Response:
     if operator is None:
         # Counted in a transaction of its own: this request's is rolled back with its 401.
         with database.transaction() as counting:
-            throttle.record_failure(counting, limits)
+            throttle.record(counting, limits)
         errors = {"form": "That email and password do not match an account."}
         return _login(request, 401, {"email": data.email}, errors, target)
     throttle.clear(session, limits)
@@ -158,6 +158,17 @@ def forgot(request: Request, session: DbSession, form: Form) -> Response:
         return render(
             request, "accounts/forgot.html", status=422, values=dict(form), errors=exc.errors, sent=False
         )
+    address = request.client.host if request.client else "unknown"
+    limits = throttle.reset_keys(service.normalise_email(data.email), address)
+    wait = throttle.retry_after(session, limits)
+    if wait is not None:
+        errors = {"form": f"Too many reset requests. Try again in {wait // 60 + 1} minutes."}
+        response = render(
+            request, "accounts/forgot.html", status=429, values=dict(form), errors=errors, sent=False
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    throttle.record(session, limits)  # every request counts, whether or not the account exists
     operator = service.find_by_email(session, data.email)
     if operator is not None:
         settings = request.app.state.settings
