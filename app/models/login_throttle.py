@@ -10,8 +10,9 @@ from app.models.base import Base
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins in the current window for one key (a hash of email and address, or of
-    the address alone). In the database so every API process shares the count."""
+    """Failed sign-ins or password-reset requests in the current window for one key (a hash of
+    the limit's kind with an email and/or an address). In the database so every API process
+    shares the count."""
 
     __tablename__ = "login_throttles"
 

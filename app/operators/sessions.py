@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -53,3 +53,9 @@ def remember_workspace(signed_in: OperatorSession, workspace_id: uuid.UUID) -> N
 
 def close(session: Session, token: str) -> None:
     session.execute(delete(OperatorSession).where(OperatorSession.token_hash == digest(token)))
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete sessions past their expiry (a cookie holding one signs nobody in already)."""
+    result = session.execute(delete(OperatorSession).where(OperatorSession.expires_at < now))
+    return result.rowcount or 0

@@ -87,3 +87,9 @@ def clear(session: Session, limits: Sequence[tuple[str, Limit]]) -> None:
     """A successful sign-in forgives that account's failures (not the address's)."""
     account_keys = [key for key, limit in limits if limit is PER_ACCOUNT]
     session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(account_keys)))
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete counts whose window has passed: they no longer limit anyone."""
+    result = session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= now - WINDOW))
+    return result.rowcount or 0

@@ -51,6 +51,7 @@ def load_all() -> dict[str, TaskSpec]:
     import app.delivery.tasks
     import app.idempotency.tasks
     import app.journeys.tasks
+    import app.operators.tasks
     import app.reports.tasks
     import app.retention.tasks  # noqa: F401
 

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.kit.db import scope_to_workspace
 from app.main import create_app
-from app.models import ApiKey, Membership, Operator, OperatorSession, Workspace
+from app.models import ApiKey, LoginThrottle, Membership, Operator, OperatorSession, Workspace
+from app.models.base import utcnow
+from app.operators.tasks import purge_expired
+from app.worker.registry import TaskContext
 from tests.dashboard.helpers import PASSWORD, csrf, post, sign_in, sign_up
 
 
@@ -218,3 +222,22 @@ def test_reset_requests_are_limited_per_email(browser, reset_links):
     assert len(reset_links.sent) == 3  # the fourth sent nothing
     # Another address is a separate count; an unknown one is counted the same way.
     assert post(client, "/dashboard/forgot", {"email": "grace@example.com"}).status_code == 200
+
+
+def test_expired_sessions_and_lapsed_limits_are_purged(browser, database, sink):
+    sign_up(old := browser(), email="ada@example.com")
+    sign_up(fresh := browser(), email="grace@example.com")
+    sign_in(browser(), "ada@example.com", "wrong password!")  # a count in the current window
+    ada = select(Operator.id).where(Operator.email == "ada@example.com").scalar_subquery()
+    with database.transaction() as session:
+        session.execute(
+            update(OperatorSession)
+            .where(OperatorSession.operator_id == ada)
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+        session.add(LoginThrottle(key="lapsed", failures=9, window_started_at=utcnow() - timedelta(hours=1)))
+
+    assert purge_expired(TaskContext(database=database, sink=sink)) == {"sessions": 1, "throttles": 1}
+    assert _count(database, OperatorSession) == 1 and _count(database, LoginThrottle) == 2
+    assert old.get("/dashboard/", follow_redirects=False).headers["location"].startswith("/dashboard/login")
+    assert fresh.get("/dashboard/", follow_redirects=False).headers["location"].startswith("/dashboard/w/")
