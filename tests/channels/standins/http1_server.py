@@ -10,6 +10,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
 import httptools
 
@@ -46,7 +47,10 @@ class _Parser:
         self.done = True
 
 
-class LocalHttpServer:
+class ThreadedServer:
+    """A TCP server on its own event loop and thread, bound to a free port on 127.0.0.1;
+    subclasses answer each connection in ``_serve``."""
+
     def __init__(self, handler: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
         self.tls = tls
@@ -61,7 +65,7 @@ class LocalHttpServer:
     def origin(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> LocalHttpServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(5)
         return self
@@ -80,6 +84,11 @@ class LocalHttpServer:
         self._loop.run_forever()
         server.close()
 
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class LocalHttpServer(ThreadedServer):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:

@@ -4,50 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 
 import h2.config
 import h2.connection
 import h2.events
 
-from tests.channels.standins.http1_server import Handler, Request
+from tests.channels.standins.http1_server import Handler, Request, ThreadedServer
 
 
-class LocalHttp2Server:
+class LocalHttp2Server(ThreadedServer):
     def __init__(self, handler: Handler, *, tls: ssl.SSLContext, max_streams: int = 50) -> None:
-        self.handler = handler
-        self.tls = tls
+        super().__init__(handler, tls=tls)
         self.max_streams = max_streams
-        self.requests: list[Request] = []
-        self.connections = 0
-        self.port = 0
         self.goaway_after: int | None = None  # send GOAWAY once this many requests were answered
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @property
-    def origin(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LocalHttp2Server:
-        self._thread.start()
-        self._ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert writer.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
