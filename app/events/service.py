@@ -1,8 +1,9 @@
 """Event ingest: validate each item on its own, create unknown users, store idempotently.
 
 One batch is a handful of statements whatever its size: create the users it names that do not
-exist yet, insert the events (``ON CONFLICT DO NOTHING`` on the message id), widen the users'
-first/last seen, and the transaction's commit.
+exist yet, insert the events (``ON CONFLICT DO NOTHING`` on the message id) together with the
+(user, day) rows of the activity rollup, widen the users' first/last seen, and the
+transaction's commit.
 """
 
 from __future__ import annotations
@@ -39,27 +40,28 @@ _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 
 # Users are found by external id in the same statement. Rows go in in the order given (see
 # _insert_pg); a user missing here would leave user_id NULL and fail the statement, not vanish.
+# The activity rollup gets the (user, UTC day) of the events actually stored (a duplicate
+# message id adds no day) from RETURNING, sorted like its primary key so concurrent batches
+# wait on each other in one order.
 _INSERT_PG = """
-INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
-SELECT %(workspace)b, batch.id, u.id, batch.name, batch.occurred_at, %(received_at)b,
-       batch.properties::jsonb, batch.message_id
-FROM unnest(%(ids)b::uuid[], %(external_ids)b::text[], %(names)b::text[],
-            %(occurred)b::timestamptz[], %(properties)b::text[], %(message_ids)b::text[])
-  WITH ORDINALITY AS batch(id, external_id, name, occurred_at, properties, message_id, position)
-LEFT JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = batch.external_id
-ORDER BY batch.position
-ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
-RETURNING id
-"""
-
-
-# Sorted like the primary key, so concurrent batches wait on each other in one order.
-_ACTIVITY_PG = """
-INSERT INTO user_activity_days (workspace_id, user_id, day)
-SELECT DISTINCT workspace_id, user_id, (occurred_at AT TIME ZONE 'UTC')::date
-FROM events WHERE workspace_id = %(workspace)b AND id = ANY(%(ids)b::uuid[])
-ORDER BY 1, 2, 3
-ON CONFLICT DO NOTHING
+WITH stored AS (
+  INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
+  SELECT %(workspace)b, batch.id, u.id, batch.name, batch.occurred_at, %(received_at)b,
+         batch.properties::jsonb, batch.message_id
+  FROM unnest(%(ids)b::uuid[], %(external_ids)b::text[], %(names)b::text[],
+              %(occurred)b::timestamptz[], %(properties)b::text[], %(message_ids)b::text[])
+    WITH ORDINALITY AS batch(id, external_id, name, occurred_at, properties, message_id, position)
+  LEFT JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = batch.external_id
+  ORDER BY batch.position
+  ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+  RETURNING id, user_id, occurred_at
+), days AS (
+  INSERT INTO user_activity_days (workspace_id, user_id, day)
+  SELECT DISTINCT %(workspace)b::uuid, user_id, (occurred_at AT TIME ZONE 'UTC')::date FROM stored
+  ORDER BY 1, 2, 3
+  ON CONFLICT DO NOTHING
+)
+SELECT id FROM stored
 """
 
 
@@ -133,18 +135,20 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     """Store events; returns each one's id, or None where its message_id was seen before."""
     if not events:
         return []
-    if sql.is_postgres(session):
+    if sql.is_postgres(session) and len(events) > 1:
         # The working set is cached or on SSD, where a random page costs about what a sequential
         # one does. At the default (4) the planner answers a thousand-key bulk statement with a
         # hash join over the whole users table instead of probing the index a thousand times.
         # Only for this transaction: elsewhere (the dispatcher's claim) the low cost picks
-        # plans that are far worse on freshly loaded tables.
+        # plans that are far worse on freshly loaded tables. One event is one index probe at
+        # any cost setting: not worth a round trip.
         session.execute(text("SET LOCAL random_page_cost = 1.1"))
     spans = _seen_spans(events)
     create_unknown_users(session, spans)
     ids = _store(session, events, received_at)
     workspace_id = current_workspace(session)
-    _record_activity_days(session, workspace_id, ids, events)
+    if not sql.is_postgres(session):  # on Postgres the insert wrote the rollup too
+        _record_activity_days(session, workspace_id, ids, events)
     # Campaign triggers: a cached name lookup here; matching runs in a task after the commit.
     names = [e.name for e in events]
     triggers.handoff(session, workspace_id, zip(ids, names, strict=True))
@@ -158,18 +162,11 @@ def _record_activity_days(
     session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID | None], events: Sequence[TrackedEvent]
 ) -> None:
     """The segments' activity rollup: the (user, day) of every event actually stored."""
-    stored = [(event_id, event) for event_id, event in zip(ids, events, strict=True) if event_id is not None]
+    stored = [event for event_id, event in zip(ids, events, strict=True) if event_id is not None]
     if not stored:
         return
-    if sql.is_postgres(session):
-        # One statement from the rows just written: no per-row work in Python.
-        with sql.pg_cursor(session) as cur:
-            cur.execute(
-                _ACTIVITY_PG, {"workspace": workspace_id, "ids": [event_id for event_id, _ in stored]}
-            )
-        return
-    users = user_ids(session, {event.external_id for _, event in stored})
-    days = ({"user_id": users[e.external_id], "occurred_at": e.occurred_at} for _, e in stored)
+    users = user_ids(session, {event.external_id for event in stored})
+    days = ({"user_id": users[e.external_id], "occurred_at": e.occurred_at} for e in stored)
     segment_activity.record(session, workspace_id, days)
 
 
