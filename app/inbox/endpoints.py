@@ -41,11 +41,8 @@ def inbox_hub(request: Request) -> Hub:
 def get_inbox(
     reader: Reader, session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> InboxPage:
-    items = service.list_items(session, reader.user_id, limit=limit)
-    return InboxPage(
-        data=[InboxItemOut.model_validate(i) for i in items],
-        unread=service.unread_count(session, reader.user_id),
-    )
+    items, unread = service.page(session, reader.user_id, limit=limit)
+    return InboxPage(data=[InboxItemOut.model_validate(i) for i in items], unread=unread)
 
 
 @router.post("/{item_id}/read", response_model=InboxItemOut, summary="Mark an item read (counts as opened)")

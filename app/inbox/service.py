@@ -33,9 +33,17 @@ def list_items(
     return list(session.scalars(statement))
 
 
-def unread_count(session: Session, user_id: uuid.UUID) -> int:
-    conditions = [*_visible(user_id, utcnow()), InboxItem.read_at.is_(None)]
-    return session.scalar(select(func.count()).select_from(InboxItem).where(*conditions)) or 0
+def page(session: Session, user_id: uuid.UUID, *, limit: int) -> tuple[list[InboxItem], int]:
+    """The newest items and the unread count, in one round trip: the count rides on each row as
+    an uncorrelated subquery (computed once). No row means nothing visible, so nothing unread."""
+    now = utcnow()
+    visible = _visible(user_id, now)
+    unread = select(func.count()).select_from(InboxItem).where(*visible, InboxItem.read_at.is_(None))
+    statement = (
+        select(InboxItem, unread.scalar_subquery()).where(*visible).order_by(InboxItem.id.desc()).limit(limit)
+    )
+    rows = session.execute(statement).all()
+    return [item for item, _ in rows], (rows[0][1] if rows else 0)
 
 
 def _get(session: Session, user_id: uuid.UUID, item_id: uuid.UUID) -> InboxItem:
