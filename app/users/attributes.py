@@ -75,6 +75,17 @@ def apply(current: dict[str, Any], changes: AttributeChanges) -> dict[str, Any]:
             storable_json(result[key])
         except ValueError as exc:
             raise Invalid(f"incrementing {key!r} would overflow: {exc}", field=f"increment.{key}") from None
+    check_limits(result)
+    return result
+
+
+def merge_only(changes: AttributeChanges) -> bool:
+    """True when the update only sets and deletes keys: a merge the database can do by itself."""
+    return not (changes.add or changes.remove or changes.increment)
+
+
+def check_limits(result: dict[str, Any]) -> None:
+    """Refuse a user's attributes beyond the count and size limits."""
     if len(result) > MAX_ATTRIBUTES:
         raise Invalid(
             f"a user may have at most {MAX_ATTRIBUTES} attributes",
@@ -83,7 +94,6 @@ def apply(current: dict[str, Any], changes: AttributeChanges) -> dict[str, Any]:
         )
     if encoded_size(result) > MAX_TOTAL_BYTES:
         raise TooLarge(f"a user's attributes may take at most {MAX_TOTAL_BYTES} bytes", field="attributes")
-    return result
 
 
 def encoded_size(document: dict[str, Any]) -> int:

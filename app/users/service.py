@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ARRAY, ColumnElement, Text, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.kit import sql
@@ -54,6 +55,10 @@ def upsert(
 
     FOR NO KEY UPDATE: the key never changes, so events being stored for this user (whose
     foreign key takes a key-share lock) need not wait for the upsert's commit."""
+    if sql.is_postgres(session) and attributes.merge_only(changes):
+        user = _merge_in_place(session, external_id, profile, changes, subscriptions or {})
+        if user is not None:
+            return user, False
     locked = select(User).where(User.external_id == external_id).with_for_update(key_share=True)
     user = session.scalars(locked).first()
     created = False
@@ -76,6 +81,38 @@ def upsert(
     user.updated_at = utcnow()
     session.flush()
     return user, created
+
+
+def _merge_in_place(
+    session: Session,
+    external_id: str,
+    profile: Mapping[str, Any],
+    changes: AttributeChanges,
+    subscriptions: Mapping[str, str],
+) -> User | None:
+    """An existing user updated by one ``UPDATE ... RETURNING`` (the row lock and the write in
+    one round trip): the attributes merge in Postgres (``||`` sets keys, ``-`` deletes those set
+    to null); the limits are checked on the result, and refusing rolls the request back.
+    None when the user does not exist yet."""
+    values: dict[str, Any] = {**profile, "updated_at": utcnow()}
+    values.update({_STATUS_COLUMNS[channel]: state for channel, state in subscriptions.items()})
+    if changes.set:
+        for key in changes.set:
+            attributes.check_key(key, "attributes")
+        kept = {key: value for key, value in changes.set.items() if value is not None}
+        dropped = [key for key, value in changes.set.items() if value is None]
+        values["attributes"] = User.attributes.op("||")(cast(kept, JSONB)).op("-")(cast(dropped, ARRAY(Text)))
+    statement = (
+        update(User)
+        .where(User.external_id == external_id)
+        .values(values)
+        .returning(User)
+        .execution_options(synchronize_session=False)
+    )
+    user = session.scalars(statement).first()
+    if user is not None and changes.set:
+        attributes.check_limits(user.attributes)
+    return user
 
 
 def new_user_row(
