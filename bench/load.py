@@ -370,6 +370,8 @@ def _report(
         # share includes the dispatching worker's statements.
         "cpu_share": {name: round(seconds / elapsed, 2) for name, seconds in spent.items()},
         "api_cpu_ms_per_request": round(spent["api"] / max(1, answered) * 1000, 2),
+        # Includes the dispatching worker's statements (the same campaign in every run).
+        "db_cpu_ms_per_request": round(spent["database"] / max(1, answered) * 1000, 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
