@@ -1,20 +1,27 @@
 """Dispatch one chunk of a send.
 
-Transaction 1 claims up to a chunk of due rows (``queued`` -> ``sending`` under a lease) and,
-in the same transaction, settles every row that will not be sent now, in this order:
-expired; opted out of the channel or the content's category; suppressed address; no usable
-address (no email, no enabled device); control group; frequency caps; quiet hours (deferred
-to the window's end, or dropped); throttles (requeued for when tokens return). A channel the
-workspace has not configured fails its rows. Then the rest is rendered (each variant
-compiled once per chunk; a render failure fails only that delivery) and handed to the
-channel as one batch, and transaction 2 writes every result in bulk together with what the
-provider told us (dead tokens, bounces). Transient failures go back to ``queued`` with the
+The chunk's transaction claims up to a chunk of due ``queued`` rows and settles every row that
+will not be sent now, in this order: expired; opted out of the channel or the content's
+category; suppressed address; no usable address (no email, no enabled device); control group;
+frequency caps; quiet hours (deferred to the window's end, or dropped); throttles (requeued for
+when tokens return). A channel the workspace has not configured fails its rows. Then the rest
+is rendered (each variant compiled once per chunk; a render failure fails only that delivery)
+and handed to the channel as one batch, and every result is written in bulk together with what
+the provider told us (dead tokens, bounces). Transient failures go back to ``queued`` with the
 same delivery id, later (``retry_after``), until ``dispatch_max_attempts``.
 
-The only window for a repeat is a crash between the provider accepting the batch and
-transaction 2: those rows stay ``sending`` until their lease expires, then the planner puts
-them back to ``queued`` and they are sent again with the same delivery id (the provider's
-idempotency id). So a crash repeats at most the one batch in flight, and skips nobody.
+On Postgres the claimed rows stay locked, and ``queued``, until that one transaction commits
+every row's outcome: one write per row. The only window for a repeat is a crash between the
+provider accepting the batch and the commit: the server rolls the transaction back, the rows
+are ``queued`` again at once with the same delivery id (the provider's idempotency id) and the
+lane's redelivered task, or a restarted lane, sends them again. So a crash repeats at most the
+one batch in flight, and skips nobody. The price is a transaction (and its connection) open for
+the provider's call, and a crash does not count as an attempt.
+
+On SQLite (one writer at a time, no row locks) a first transaction moves the rows to
+``sending`` under a lease and commits before the send, and a second writes the results; rows a
+crash leaves in ``sending`` go back to ``queued`` when their lease expires (the planner's
+``reclaim_leases``), and after ``dispatch_max_attempts`` such claims they fail.
 """
 
 from __future__ import annotations
@@ -296,6 +303,36 @@ def _send(channel: Channel, messages: list[OutboundMessage]) -> list[SendResult]
         return [SendResult(m.delivery_id, Outcome.retry, error=f"channel: {exc}") for m in messages]
 
 
+@dataclass
+class _Delivered:
+    messages: list[OutboundMessage]
+    results: list[SendResult]
+    outcomes: list[ledger.Outcome]
+
+
+def _deliver(
+    setup: _Setup,
+    workspace_id: uuid.UUID,
+    channel: Channel | None,
+    decided: _Decisions,
+    content: compose.ChunkContent,
+    *,
+    database: Database,
+    now: datetime,
+) -> _Delivered:
+    """Render the sendable rows, hand them to the channel as one batch, and settle each row."""
+    settings = database.settings
+    links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
+    messages, timed_out, render_failures = compose.messages(
+        setup.campaign, workspace_id, setup.workspace_zone, decided.sendable, content, links
+    )
+    results = _send(channel, messages) if channel is not None and messages else []
+    outcomes = render_failures + _settle(
+        decided.sendable, results + timed_out, now=now, max_attempts=settings.dispatch_max_attempts
+    )
+    return _Delivered(messages, results, outcomes)
+
+
 def dispatch_chunk(
     database: Database,
     buckets: Buckets,
@@ -308,7 +345,7 @@ def dispatch_chunk(
     """Dispatch one chunk; returns what happened and the job continuing the lane, if any."""
     settings = database.settings
     now = now or utcnow()
-    # A lease is also the claim's token; jitter keeps two claims at one instant distinct.
+    # On SQLite a lease is also the claim's token; jitter keeps two claims at one instant distinct.
     lease_until = now + timedelta(seconds=settings.dispatch_lease_s, microseconds=random.randrange(1_000_000))
     report = ChunkReport()
     with database.transaction(workspace_id) as session:
@@ -331,38 +368,54 @@ def dispatch_chunk(
         report.claimed = len(claimed)
         if not claimed:
             return report, []
+        full = len(claimed) >= settings.dispatch_chunk_size
         channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
         if channel is None:
             decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
             dispatch_metrics.record_not_configured(setup.campaign.channel, len(claimed))
         else:
             decided = _decide(session, setup, claimed, buckets, now=now)
-        ledger.write(session, workspace_id, lease_until, decided.outcomes)
         _count(report, decided.outcomes)
         dispatch_metrics.record_outcomes(setup.campaign.channel, decided.outcomes)
         content = compose.compile_chunk(session, setup.campaign, setup.send, decided.sendable)
+        if ledger.holds_claims(session):  # the rows stay locked through the send: one write each
+            delivered = _deliver(setup, workspace_id, channel, decided, content, database=database, now=now)
+            return _record(
+                session, setup, report, claimed, decided, delivered, lease_until, full=full, now=now
+            )
+        ledger.write(session, workspace_id, lease_until, decided.outcomes)
+        decided.outcomes = []  # written: the second transaction writes only the send's results
 
-    links = TrackingLinks(settings) if setup.campaign.channel == "email" else None
-    messages, timed_out, render_failures = compose.messages(
-        setup.campaign, workspace_id, setup.workspace_zone, decided.sendable, content, links
-    )
-    results = _send(channel, messages) if channel is not None and messages else []
-    outcomes = render_failures + _settle(
-        decided.sendable, results + timed_out, now=now, max_attempts=settings.dispatch_max_attempts
-    )
+    delivered = _deliver(setup, workspace_id, channel, decided, content, database=database, now=now)
+    with database.transaction(workspace_id) as session:
+        return _record(session, setup, report, claimed, decided, delivered, lease_until, full=full, now=now)
+
+
+def _record(
+    session: Session,
+    setup: _Setup,
+    report: ChunkReport,
+    claimed: list[Claimed],
+    decided: _Decisions,
+    delivered: _Delivered,
+    lease_until: datetime,
+    *,
+    full: bool,
+    now: datetime,
+) -> tuple[ChunkReport, list[Job]]:
+    """Write the outcomes not yet written and what the provider told us; continue the lane."""
+    workspace_id, send_id, outcomes = setup.send.workspace_id, setup.send.id, delivered.outcomes
     _count(report, outcomes)
-
-    full = len(claimed) >= settings.dispatch_chunk_size
+    unwritten = decided.outcomes + outcomes
+    report.lost = len(unwritten) - ledger.write(session, workspace_id, lease_until, unwritten)
+    apply_feedback(session, delivered.messages, delivered.results)
+    dispatch_metrics.record_outcomes(setup.campaign.channel, outcomes)
+    dispatch_metrics.record_provider_errors(setup.campaign.channel, delivered.results)
     # The lane comes back for rows it requeued (throttled, or a provider asked to retry later).
     waits = [w for w in (decided.throttle_wait, _retry_wait(outcomes, now)) if w is not None]
-    with database.transaction(workspace_id) as session:
-        report.lost = len(outcomes) - ledger.write(session, workspace_id, lease_until, outcomes)
-        apply_feedback(session, messages, results)
-        dispatch_metrics.record_outcomes(setup.campaign.channel, outcomes)
-        dispatch_metrics.record_provider_errors(setup.campaign.channel, results)
-        if not (full or waits):
-            return report, []  # nothing due is left; the planner starts lanes when more is
-        touch(session, send_id, now)
+    if not (full or waits):
+        return report, []  # nothing due is left; the planner starts lanes when more is
+    touch(session, send_id, now)
     # Requeued rows are due later, so they too lie past this chunk's position.
     delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]

@@ -1,8 +1,15 @@
 """The delivery ledger's hot statements: claim a chunk, write outcomes in bulk, reclaim leases.
 
 Core statements on the table (no ORM objects: a chunk is a thousand rows), each filtering on
-``workspace_id`` itself. An outcome is written only while the row is still ``sending`` under
-the claimer's own lease, so a worker that lost its lease cannot overwrite the row's next life.
+``workspace_id`` itself.
+
+On Postgres a claim writes nothing: it locks the chunk's ``queued`` rows (``FOR UPDATE SKIP
+LOCKED``) and the dispatching transaction holds them through the send, so each row is written
+once, with its outcome. If the worker dies the server rolls the transaction back and the rows
+are ``queued`` again at once, unchanged. SQLite has no row locks and serialises writers, so
+there a claim moves rows to ``sending`` under a lease, committed before the send, and an
+outcome is written only while the row is still ``sending`` under the claimer's own lease (a
+worker that lost its lease cannot overwrite the row's next life).
 """
 
 from __future__ import annotations
@@ -96,9 +103,10 @@ _USER = (*(U.c[name] for name in USER_FIELDS), cast(U.c.attributes, Text))
 
 # Hot statements go through a binary cursor (sql.pg_cursor): ids, instants and arrays travel
 # without text formatting and parsing, a noticeable share of a chunk's Python time.
+# The attempt a claim returns is the one being made (stored with the outcome, see write()).
 _CLAIM_POSTGRES = """
-    WITH picked AS (
-        SELECT id, user_id FROM deliveries
+    WITH picked AS MATERIALIZED (
+        SELECT id, user_id, due_at, expires_at, attempts, event_id FROM deliveries
         WHERE workspace_id = %(workspace_id)s AND send_id = %(send_id)s
           AND status = 'queued' AND due_at <= %(now)s
           AND (due_at, id) > (%(after_due)s, %(after_id)s)
@@ -106,14 +114,11 @@ _CLAIM_POSTGRES = """
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
-    UPDATE deliveries AS d
-    SET status = 'sending', lease_until = %(lease_until)s, attempts = d.attempts + 1
-    FROM picked LEFT JOIN users AS u ON u.workspace_id = %(workspace_id)s AND u.id = picked.user_id
-    WHERE d.workspace_id = %(workspace_id)s AND d.id = picked.id
-    RETURNING d.id, d.user_id, d.due_at, d.expires_at, d.attempts, d.event_id,
+    SELECT p.id, p.user_id, p.due_at, p.expires_at, p.attempts + 1, p.event_id,
         u.external_id, u.email, u.phone, u.timezone, u.locale, u.country, u.region, u.city,
         u.first_name, u.last_name,
         u.email_status, u.push_status, u.in_app_status, u.attributes::text
+    FROM picked AS p LEFT JOIN users AS u ON u.workspace_id = %(workspace_id)s AND u.id = p.user_id
     """
 
 
@@ -139,8 +144,9 @@ def claim(
     limit: int,
     after: Position = START,
 ) -> list[Claimed]:
-    """Move up to ``limit`` due queued rows to ``sending`` under a lease, earliest due first,
-    and return them with their users.
+    """Claim up to ``limit`` due queued rows, earliest due first, and return them with their
+    users: on Postgres locked until the session's transaction ends (see ``holds_claims``), on
+    SQLite moved to ``sending`` under a lease.
 
     The order (due_at, id) is that of the partial index of queued rows, so the claim is a
     range scan of it; ``SKIP LOCKED`` lets parallel lanes take disjoint chunks without waiting.
@@ -150,7 +156,7 @@ def claim(
     """
     if _is_postgres(session):  # one round trip: the users come back with the claim
         params = {"workspace_id": workspace_id, "send_id": send_id, "now": now, "limit": limit}
-        params |= {"lease_until": lease_until, "after_due": after[0], "after_id": after[1]}
+        params |= {"after_due": after[0], "after_id": after[1]}
         cursor = sql.pg_cursor(session)
         cursor.execute(_CLAIM_POSTGRES, params)
         return [_claimed(row[:6], row[6:]) for row in cursor]
@@ -163,6 +169,12 @@ def claim(
         limit=limit,
         after=after,
     )
+
+
+def holds_claims(session: Session) -> bool:
+    """Whether claimed rows stay locked by the claiming transaction instead of being leased: then
+    the send and the outcomes belong in that same transaction."""
+    return _is_postgres(session)
 
 
 def last_position(claimed: Sequence[Claimed]) -> Position:
@@ -216,14 +228,14 @@ class Outcome(NamedTuple):
     error: str | None = None
     sent_at: datetime | None = None
     due_at: datetime | None = None
-    # Requeued rows give back the attempt their claim counted unless a provider was tried.
+    # Requeued rows that no provider was tried for do not count the attempt.
     refund_attempt: bool = False
 
 
 def write(
     session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
 ) -> int:
-    """Write many rows' outcomes; returns how many still held our lease.
+    """Write many rows' outcomes; returns how many were still ours (on SQLite, under our lease).
 
     Rows sharing an outcome (all but the id; log and batch providers often return no provider
     id) go in one ``UPDATE ... WHERE id = ANY(...)`` per group, so a chunk is a handful of
@@ -248,6 +260,8 @@ def write(
 def _write_group(
     session: Session, workspace_id: uuid.UUID, lease_until: datetime, shared: Outcome, ids: list[uuid.UUID]
 ) -> int:
+    if _is_postgres(session):
+        return _write_group_postgres(session, workspace_id, shared, ids)
     values: dict[str, Any] = {
         "status": shared.status,
         "variant": shared.variant,
@@ -258,8 +272,6 @@ def _write_group(
     }
     if shared.due_at is not None:
         values["due_at"] = shared.due_at
-    if _is_postgres(session):
-        return _write_group_postgres(session, workspace_id, lease_until, shared, ids)
     stmt = (
         update(D)
         .where(
@@ -273,22 +285,23 @@ def _write_group(
     return session.connection().execute(stmt).rowcount
 
 
+# On Postgres an outcome is written to rows the transaction's claim locked, so the statements
+# need no status test (``status = 'queued'`` would steer the planner to the partial index of
+# queued rows, a scan of the whole send instead of a thousand primary-key lookups).
 _WRITE_GROUP_POSTGRES = """
     UPDATE deliveries SET
         status = %(status)s, variant = %(variant)s, error = %(error)s, sent_at = %(sent_at)s,
-        due_at = coalesce(%(due_at)s, due_at), attempts = attempts - %(refund)s, lease_until = NULL
+        due_at = coalesce(%(due_at)s, due_at), attempts = attempts + 1 - %(refund)s
     WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)s)
-      AND status = 'sending' AND lease_until = %(lease)s
     """
 
 
 def _write_group_postgres(
-    session: Session, workspace_id: uuid.UUID, lease_until: datetime, shared: Outcome, ids: list[uuid.UUID]
+    session: Session, workspace_id: uuid.UUID, shared: Outcome, ids: list[uuid.UUID]
 ) -> int:
     params = {
         "workspace_id": workspace_id,
         "ids": ids,
-        "lease": lease_until,
         "status": shared.status,
         "variant": shared.variant,
         "error": shared.error,
@@ -307,7 +320,7 @@ def _write_each(
     if not outcomes:
         return 0
     if _is_postgres(session):
-        return _write_postgres(session, workspace_id, lease_until, outcomes)
+        return _write_postgres(session, workspace_id, outcomes)
     stmt = (
         update(D)
         .where(
@@ -349,22 +362,18 @@ _WRITE_POSTGRES = """
     UPDATE deliveries AS d SET
         status = v.status, variant = v.variant, provider_id = v.provider_id, error = v.error,
         sent_at = v.sent_at, due_at = coalesce(v.due_at, d.due_at),
-        attempts = d.attempts - v.refund, lease_until = NULL
+        attempts = d.attempts + 1 - v.refund
     FROM unnest(
         %(ids)s::uuid[], %(statuses)s::text[], %(variants)s::text[], %(providers)s::text[],
         %(errors)s::text[], %(sent)s::timestamptz[], %(due)s::timestamptz[], %(refunds)s::int[]
     ) AS v(id, status, variant, provider_id, error, sent_at, due_at, refund)
     WHERE d.workspace_id = %(workspace_id)s AND d.id = v.id
-      AND d.status = 'sending' AND d.lease_until = %(lease)s
     """
 
 
-def _write_postgres(
-    session: Session, workspace_id: uuid.UUID, lease_until: datetime, outcomes: Sequence[Outcome]
-) -> int:
+def _write_postgres(session: Session, workspace_id: uuid.UUID, outcomes: Sequence[Outcome]) -> int:
     params = {
         "workspace_id": workspace_id,
-        "lease": lease_until,
         "ids": [o.id for o in outcomes],
         "statuses": [o.status for o in outcomes],
         "variants": [o.variant for o in outcomes],

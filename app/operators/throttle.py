@@ -64,9 +64,7 @@ def retry_after(
     return int(max(waits)) + 1 if waits else None
 
 
-def record(
-    session: Session, limits: Sequence[tuple[str, Limit]], now: datetime | None = None
-) -> None:
+def record(session: Session, limits: Sequence[tuple[str, Limit]], now: datetime | None = None) -> None:
     now = now or utcnow()
     stmt = sql.insert(session, LoginThrottle)
     expired = LoginThrottle.window_started_at <= now - WINDOW

@@ -6,6 +6,7 @@ redelivered if its worker dies, and waits live in Postgres rather than in broker
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from celery import Celery, signals
@@ -86,6 +87,14 @@ def create_celery(settings: Settings | None = None) -> Celery:
     for spec in load_all().values():
         _register(celery, spec)
     return celery
+
+
+@signals.worker_process_init.connect
+def _freeze_startup_objects(**_: Any) -> None:
+    """What a worker process has imported lives as long as it does: moved out of the cycle
+    collector's view, the collections a task's many short-lived objects trigger no longer walk
+    it (a dispatch chunk spent about a fifth of its CPU there)."""
+    gc.freeze()
 
 
 @signals.worker_process_shutdown.connect

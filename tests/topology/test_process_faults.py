@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 CHUNK, CONCURRENCY = 100, 2
 ENV = {
-    "NUDGE_DISPATCH_LEASE_S": "3",  # rows of a killed worker come back within seconds
+    "NUDGE_DISPATCH_LEASE_S": "3",  # rows an older release left in sending come back within seconds
     "NUDGE_DISPATCH_STALL_S": "2",
     "NUDGE_PLANNER_TICK_S": "1",
     "NUDGE_DISPATCH_CHUNK_SIZE": str(CHUNK),
@@ -254,18 +254,15 @@ def _dispatch_through(
             c=campaign_id,
         )
         raise AssertionError(f"not all sent: {errors}; faults left: {len(pending)}") from None
-    ledger = topology.query(
-        "SELECT id, provider_id, attempts FROM deliveries WHERE campaign_id = :c", c=campaign_id
-    )
+    ledger = topology.query("SELECT id, provider_id FROM deliveries WHERE campaign_id = :c", c=campaign_id)
     assert len(ledger) == USERS  # one row per recipient, none dropped or added
-    ids = {f"<{delivery_id}@acme.test>" for delivery_id, _, _ in ledger}
-    assert {provider_id for _, provider_id, _ in ledger} == ids
+    ids = {f"<{delivery_id}@acme.test>" for delivery_id, _ in ledger}
+    assert {provider_id for _, provider_id in ledger} == ids
     seen = _message_ids(rig.smtp) - seen_before
     assert set(seen) == ids  # everyone received it, carrying the delivery's own id
-    repeats = sum(seen.values()) - len(seen)
-    retried = sum(1 for *_, attempts in ledger if attempts > 1)
-    assert repeats <= retried  # only rows claimed again after a crash can repeat
-    return campaign_id, repeats
+    # A crash rolls its chunk back (the rows keep attempts and ids), so the ledger does not
+    # mark what repeated; the callers bound repeats by the batches in flight at their faults.
+    return campaign_id, sum(seen.values()) - len(seen)
 
 
 def test_worker_and_beat_kill_9_during_dispatch(topology: Topology, rig: Rig) -> None:
