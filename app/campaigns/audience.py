@@ -64,14 +64,16 @@ def condition(
     return and_(scoped, User.id.in_(select(members.subquery().c.user_id)))
 
 
-def contains(session: Session, audience: Audience, user_id: uuid.UUID, external_id: str) -> bool:
-    """Membership of one user (the trigger path)."""
+def contains(
+    session: Session, audience: Audience, user_id: uuid.UUID, external_id: str, *, now: datetime
+) -> bool:
+    """Membership of one user at ``now`` (the trigger path)."""
     if isinstance(audience, UserList):
         return external_id in audience.external_ids
     definition = segment_definition(session, audience)
     if definition is None:
         return True
-    return bool(compiler.is_member(session, definition, user_id))
+    return bool(compiler.is_member(session, definition, user_id, now=now))
 
 
 def effective_zone(raw: str | None, workspace_zone: str) -> str:

@@ -194,7 +194,7 @@ def handle(session: Session, event_ids: Sequence[uuid.UUID], *, now: datetime) -
                 or not matches(rule.filters, event.properties)
             ):
                 continue
-            if audiences.contains(session, audience, event.user_id, event.external_id):
+            if audiences.contains(session, audience, event.user_id, event.external_id, now=now):
                 firsts[event.user_id] = event
         if not firsts:
             continue

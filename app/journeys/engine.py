@@ -77,6 +77,7 @@ class _Facts:
         self, session: Session, states: list[Claimed], versions: dict[Any, Version], now: datetime
     ) -> None:
         self.session = session
+        self.now = now
         workspace = session.get(Workspace, current_workspace(session))
         self.workspace_zone = workspace.timezone if workspace else "UTC"
         user_ids = list({s.user_id for s in states})
@@ -113,7 +114,8 @@ class _Facts:
         return effective_zone(self.zones.get(user_id), self.workspace_zone)
 
     def member(self, step: Branch, user_id: uuid.UUID) -> bool:
-        """Membership now; a saved segment deleted since the journey was saved has no members."""
+        """Membership at the engine's ``now`` (relative dates count from it, not the real
+        clock); a saved segment deleted since the journey was saved has no members."""
         definition = step.definition
         if step.segment_id is not None:
             if step.segment_id not in self._segments:
@@ -121,7 +123,7 @@ class _Facts:
                     select(Segment.definition).where(Segment.id == step.segment_id)
                 ).first()
             definition = self._segments[step.segment_id]
-        return definition is not None and compiler.is_member(self.session, definition, user_id)
+        return definition is not None and compiler.is_member(self.session, definition, user_id, now=self.now)
 
 
 def _key(state: Claimed) -> tuple[uuid.UUID, int]:

@@ -1,4 +1,4 @@
-"""The journey document (entry, re-entry rule, goals, steps) and the API's bodies.
+"""The journey document (entry, re-entry rule, goals, conversion, steps) and the API's bodies.
 
 The same models validate the API body and re-read a stored version in the engine, so a stored
 graph always parses. Graph checks that need every step at once live in app.journeys.graph.
@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.campaigns.schemas import ChannelName, EventName, PropertyFilter, Variant
+from app.campaigns.schemas import Goal as Conversion
 from app.kit.schemas import RequestModel
 from app.kit.validators import ExternalId
 
@@ -174,6 +175,11 @@ class Definition(_Strict):
     entry: Entry
     reentry: Reentry = Field(default_factory=Reentry)
     goals: list[Goal] = Field(default_factory=list, max_length=10)
+    conversion: Conversion | None = Field(
+        default=None,
+        description="The event that counts as a conversion of each send step's message, attributed "
+        "as a campaign's goal (last touch within window_hours)",
+    )
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     def by_id(self) -> dict[str, Any]:
@@ -255,6 +261,13 @@ class StepCounts(BaseModel):
     waiting: int
     exited: int
     branches: dict[str, int]
+    messages: dict[str, int] | None = Field(
+        default=None,
+        description="Send steps: messages per stage (sent, delivered, opened, clicked, converted, failed)",
+    )
+    campaign_ids: list[uuid.UUID] | None = Field(
+        default=None, description="Send steps: the hidden campaigns sending them (one per version)"
+    )
 
 
 class JourneyStats(BaseModel):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.journeys import bulk
@@ -31,9 +31,18 @@ def is_journey_campaign(campaign: Campaign) -> bool:
 
 
 def create_campaigns(
-    session: Session, journey: Journey, version: int, definition: Definition, *, status: str
+    session: Session,
+    journey: Journey,
+    version: int,
+    definition: Definition,
+    *,
+    status: str,
+    launched_at: datetime | None,
 ) -> dict[str, str]:
-    """One hidden campaign per send step of a version: ``{step id: campaign id}``."""
+    """One hidden campaign per send step of a version: ``{step id: campaign id}``. The
+    journey's conversion is each one's goal, so conversions are attributed to step messages
+    as to any campaign's (``launched_at`` lets the background pass pick them up)."""
+    goal = definition.conversion.model_dump(mode="json") if definition.conversion else None
     made: dict[str, str] = {}
     for step in definition.steps:
         if not isinstance(step, SendStep):
@@ -46,6 +55,8 @@ def create_campaigns(
             audience={"type": "all"},
             variants=[v.model_dump(mode="json") for v in step.variants],
             control_percent=0.0,
+            goal=goal,
+            launched_at=launched_at,
             schedule={
                 "type": SCHEDULE_TYPE,
                 "journey_id": str(journey.id),
@@ -70,6 +81,8 @@ def set_status(session: Session, journey_id: uuid.UUID, status: str, *, now: dat
     ids = campaign_ids(session, journey_id)
     if ids:
         values: dict[str, Any] = {"status": status}
+        if status == CampaignStatus.running:
+            values["launched_at"] = func.coalesce(Campaign.launched_at, now)
         if status == CampaignStatus.cancelled:
             values["finished_at"] = now
             session.execute(

@@ -60,7 +60,12 @@ def definition(session: Session, journey: Journey) -> Definition:
 def _add_version(session: Session, journey: Journey, number: int, body: Definition, *, now: datetime) -> None:
     doc = body.model_dump(mode="json", exclude_none=True)
     campaigns = sends.create_campaigns(
-        session, journey, number, body, status=_CAMPAIGN_STATUS[journey.status]
+        session,
+        journey,
+        number,
+        body,
+        status=_CAMPAIGN_STATUS[journey.status],
+        launched_at=now if journey.launched_at else None,
     )
     session.add(
         JourneyVersion(

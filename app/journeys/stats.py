@@ -1,15 +1,22 @@
 """Per-step counts for a journey: how many took each step, are waiting at it, left at it,
-and took each of its branches (from the step journal and the states, grouped in SQL)."""
+and took each of its branches (from the step journal and the states, grouped in SQL), and
+for send steps their messages per stage from the ledger rows of the hidden campaigns."""
 
 from __future__ import annotations
+
+import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.journeys.schemas import Definition, JourneyStats, StepCounts, edges
+from app.journeys.schemas import Definition, JourneyStats, SendStep, StepCounts, edges
+from app.models import Campaign
 from app.models.journey import Journey
 from app.models.journey_state import JourneyState, StateStatus
 from app.models.journey_step import JourneyStep
+from app.models.journey_version import JourneyVersion
+from app.reports import conversions
+from app.reports.campaign import MESSAGE_STAGES, message_counts
 
 
 def stats(session: Session, journey: Journey, definition: Definition, version: int | None) -> JourneyStats:
@@ -35,6 +42,8 @@ def stats(session: Session, journey: Journey, definition: Definition, version: i
         where[(step, status)] = where.get((step, status), 0) + count
         if status == StateStatus.exited:
             reasons[reason or "exit"] = reasons.get(reason or "exit", 0) + count
+    step_of = _step_campaigns(session, journey, version)
+    messages = _messages(session, journey, step_of)
     steps = []
     for step in definition.steps:
         outs = branches.get(step.id, {})
@@ -48,6 +57,12 @@ def stats(session: Session, journey: Journey, definition: Definition, version: i
                 branches={outcome: outs.get(outcome, 0) for outcome, _ in edges(step)}
                 if len(edges(step)) > 1
                 else {},
+                messages=messages.get(step.id, dict.fromkeys(MESSAGE_STAGES, 0))
+                if isinstance(step, SendStep)
+                else None,
+                campaign_ids=sorted(c for c, s in step_of.items() if s == step.id)
+                if isinstance(step, SendStep)
+                else None,
             )
         )
     active = sum(count for (_, status), count in where.items() if status == StateStatus.active)
@@ -58,3 +73,27 @@ def stats(session: Session, journey: Journey, definition: Definition, version: i
         exited=reasons,
         steps=steps,
     )
+
+
+def _step_campaigns(session: Session, journey: Journey, version: int | None) -> dict[uuid.UUID, str]:
+    """The hidden campaigns of one version (or all), each with its send step's id."""
+    V = JourneyVersion
+    docs = session.scalars(
+        select(V.campaigns).where(V.journey_id == journey.id, *([V.version == version] if version else []))
+    )
+    return {uuid.UUID(c): step for doc in docs for step, c in doc.items()}
+
+
+def _messages(session: Session, journey: Journey, step_of: dict[uuid.UUID, str]) -> dict[str, dict[str, int]]:
+    """Per send step id, its campaigns' messages (summed over versions), with the goal events
+    received since each campaign's mark attributed first, as a campaign report does."""
+    if not step_of:
+        return {}
+    for campaign in session.scalars(select(Campaign).where(Campaign.id.in_(list(step_of)))):
+        conversions.attribute_campaign(session, campaign)
+    found: dict[str, dict[str, int]] = {}
+    for campaign_id, counts in message_counts(session, journey.workspace_id, list(step_of)).items():
+        total = found.setdefault(step_of[campaign_id], dict.fromkeys(MESSAGE_STAGES, 0))
+        for name, count in counts.items():
+            total[name] += count
+    return found

@@ -60,7 +60,8 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         description="Delete delivery ledger rows (and the in-app messages they made) created more "
-        "than this many days ago. Unset: keep.",
+        "than this many days ago, and the journey step journal of passes that exited that long ago. "
+        "Unset: keep.",
     )
     worker_metrics_port: int | None = Field(
         default=None,

@@ -51,6 +51,13 @@ def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
 
 
+def in_zone(instant: datetime, zone_name: str) -> datetime:
+    """``instant`` as an aware datetime in ``zone_name`` (a naive one is taken as UTC, as
+    stored times are): the same moment, its fields read on that zone's clock."""
+    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return aware.astimezone(zone(zone_name))
+
+
 def utc_to_local(instant: datetime, zone_name: str) -> datetime:
     """The naive wall time ``instant`` shows in ``zone_name`` (the inverse of local_to_utc)."""
     return _wall(instant.astimezone(UTC), zone(zone_name))

@@ -89,6 +89,27 @@ def funnel(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) ->
     return {**stages._asdict(), **totals._asdict()}
 
 
+MESSAGE_STAGES = ("sent", "delivered", "opened", "clicked", "converted", "failed")
+
+
+def message_counts(
+    session: Session, workspace_id: uuid.UUID, campaign_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Messages (ledger rows, not unique users) per stage of each campaign, in one statement:
+    a journey step messages a user once per pass, and each message counts."""
+    counts = [func.count().filter(_STAGES[name]).label(name) for name in MESSAGE_STAGES]
+    stmt = (
+        select(D.c.campaign_id, *counts)
+        .where(D.c.workspace_id == workspace_id, D.c.campaign_id.in_(campaign_ids))
+        .group_by(D.c.campaign_id)
+    )
+    found = {
+        row.campaign_id: {name: getattr(row, name) for name in MESSAGE_STAGES}
+        for row in session.execute(stmt)
+    }
+    return {c: found.get(c, dict.fromkeys(MESSAGE_STAGES, 0)) for c in campaign_ids}
+
+
 def failures(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> Rows:
     """Rows that were not sent, by status and (for failures) the start of the error."""
     reason = func.coalesce(func.substr(D.c.error, 1, 80), "")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7_floor
-from app.models import Delivery, DeliveryStatus, Event, InboxItem
+from app.models import Delivery, DeliveryStatus, Event, InboxItem, JourneyState, JourneyStep, StateStatus
 
 BATCH = 5000
 # Rows still owed a send are never purged, however old: the ledger's promise comes first.
@@ -61,5 +61,38 @@ def purge_deliveries_batch(session: Session, created_before: datetime) -> int:
     )
     result = session.execute(
         delete(Delivery).where(Delivery.workspace_id == workspace_id, Delivery.id.in_(ids))
+    )
+    return result.rowcount or 0
+
+
+def purge_journey_steps_batch(session: Session, exited_before: datetime) -> int:
+    """Delete up to BATCH step-journal rows of the workspace's passes that exited before
+    ``exited_before``. A pass in flight keeps its journal, whatever its age: the journal's
+    (pass, position) key is what makes each of its steps happen at most once. An exited pass
+    takes no more steps; its state row stays (the re-entry rule reads it).
+
+    A pass that exited before T entered before T, and pass ids are UUIDv7, so the journal's
+    primary key (workspace, pass, position) is walked as a range."""
+    workspace_id = current_workspace(session)
+    J, S = JourneyStep, JourneyState
+    oldest = (
+        select(J.state_id, J.seq)
+        .join(S, and_(S.workspace_id == J.workspace_id, S.id == J.state_id))
+        .where(
+            J.workspace_id == workspace_id,
+            J.state_id < _boundary(exited_before),
+            S.status == StateStatus.exited,
+            S.exited_at < exited_before,
+        )
+        .order_by(J.state_id, J.seq)
+        .limit(BATCH)
+    )
+    keys = session.execute(oldest).all()
+    if not keys:
+        return 0
+    result = session.execute(
+        delete(J).where(
+            J.workspace_id == workspace_id, tuple_(J.state_id, J.seq).in_([tuple(k) for k in keys])
+        )
     )
     return result.rowcount or 0

@@ -9,7 +9,12 @@ from sqlalchemy.orm import Session
 from app.kit.db import Database
 from app.models import Workspace
 from app.models.base import utcnow
-from app.retention.service import BATCH, purge_deliveries_batch, purge_events_batch
+from app.retention.service import (
+    BATCH,
+    purge_deliveries_batch,
+    purge_events_batch,
+    purge_journey_steps_batch,
+)
 from app.worker.registry import TaskContext, task
 
 PurgeBatch = Callable[[Session, datetime], int]
@@ -22,6 +27,8 @@ def purge(ctx: TaskContext) -> dict[str, int]:
     return {
         "events": _purge(ctx.database, purge_events_batch, settings.event_retention_days),
         "deliveries": _purge(ctx.database, purge_deliveries_batch, settings.delivery_retention_days),
+        # The journey step journal is the journeys' ledger: it goes with the deliveries.
+        "journey_steps": _purge(ctx.database, purge_journey_steps_batch, settings.delivery_retention_days),
     }
 
 

@@ -44,7 +44,6 @@ from sqlalchemy.sql import FromClause
 
 from app.kit.db import current_workspace
 from app.models import User
-from app.models.base import utcnow
 from app.segments.context import Context, Dialect
 from app.segments.definition import (
     AllGroup,
@@ -94,17 +93,18 @@ def member_predicate(
     return compiler.predicate(_parsed(definition).match, False, "match")
 
 
-def is_member(session: Session, definition: dict[str, Any] | SegmentDefinition, user_id: uuid.UUID) -> bool:
-    """Whether one user (of the session's workspace) matches: a primary-key lookup plus the
-    user's own index entries, whatever the size of the segment."""
+def is_member(
+    session: Session, definition: dict[str, Any] | SegmentDefinition, user_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """Whether one user (of the session's workspace) matches at ``now`` (relative dates count
+    from it): a primary-key lookup plus the user's own index entries, whatever the size of the
+    segment."""
     from app.segments.references import resolve
 
     workspace_id = current_workspace(session)
     parsed = _parsed(definition)
     resolved = resolve(session, parsed) if has_unresolved(parsed) else parsed
-    predicate = member_predicate(
-        workspace_id, resolved, dialect=session.get_bind().dialect.name, now=utcnow()
-    )
+    predicate = member_predicate(workspace_id, resolved, dialect=session.get_bind().dialect.name, now=now)
     statement = select(literal(1)).where(
         users.c.workspace_id == workspace_id, users.c.id == user_id, predicate
     )

@@ -108,7 +108,7 @@ def update_segment(
     "/v1/segments/{segment_id}",
     status_code=204,
     summary="Delete a segment",
-    description="Refused (409) while another segment refers to it.",
+    description="Refused (409) while another segment or a variable's rule refers to it.",
 )
 def delete_segment(segment_id: uuid.UUID, session: DbSession, _auth: SecretKey) -> Response:
     service.delete(session, segment_id)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.kit.db import current_workspace
 from app.kit.errors import Conflict, NotFound
 from app.kit.pagination import decode_cursor, encode_cursor
-from app.models import Segment, User
+from app.models import Segment, User, Variable
 from app.models.base import utcnow
 from app.segments.compiler import member_predicate, members_select
 from app.segments.definition import DefinitionError, SegmentDefinition
@@ -93,18 +93,36 @@ def update(session: Session, segment_id: uuid.UUID, changes: dict[str, Any]) -> 
 
 def delete(session: Session, segment_id: uuid.UUID) -> None:
     segment = get(session, segment_id)
-    users_of = [
-        s.name
-        for s in session.scalars(select(Segment).order_by(Segment.name))
-        if segment.id in referenced_ids(s.definition, deep=False)
-    ]
+    users_of = _referrers(session, segment.id)
     if users_of:
         raise Conflict(
-            f"segment {segment.name!r} is used by {', '.join(map(repr, users_of))}; change those first",
+            f"segment {segment.name!r} is used by {', '.join(users_of)}; change those first",
             field="segment_id",
         )
     session.delete(segment)
     session.flush()
+
+
+def _referrers(session: Session, segment_id: uuid.UUID) -> list[str]:
+    """What refers to the segment by id and would silently stop matching without it: other
+    segments, and variables' rules (saved or inline), archived ones included (they can return)."""
+    segments = [
+        repr(s.name)
+        for s in session.scalars(select(Segment).order_by(Segment.name))
+        if segment_id in referenced_ids(s.definition, deep=False)
+    ]
+    variables = [
+        f"variable {v.key!r}"
+        for v in session.scalars(select(Variable).order_by(Variable.key))
+        if any(_rule_refers(rule, segment_id) for rule in v.rules)
+    ]
+    return segments + variables
+
+
+def _rule_refers(rule: dict[str, Any], segment_id: uuid.UUID) -> bool:
+    if rule.get("segment_id") == str(segment_id):
+        return True
+    return segment_id in referenced_ids(rule.get("definition") or {}, deep=False)
 
 
 def list_segments(session: Session, *, limit: int, cursor: str | None) -> tuple[list[Segment], str | None]:

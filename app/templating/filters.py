@@ -17,7 +17,7 @@ from jinja2 import Undefined, pass_context
 from jinja2 import filters as builtin
 from jinja2.runtime import Context
 
-from app.kit.timezones import zone
+from app.kit.timezones import in_zone
 from app.templating.limits import MAX_STRING, TemplateLimitExceeded
 
 DEFAULT_LOCALE = "en"
@@ -49,6 +49,10 @@ def _locale(context: Context) -> str:
     return str(raw).replace("-", "_")
 
 
+def _zone(context: Context) -> str:
+    return str(context.get("_zone") or "UTC")
+
+
 def _instant(value: Any) -> datetime | date | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -72,7 +76,7 @@ def format_date(context: Context, value: Any, style: str = "medium") -> str:
     if instant is None:
         return ""
     if isinstance(instant, datetime):
-        instant = instant.astimezone(zone(context.get("_zone") or "UTC"))
+        instant = in_zone(instant, _zone(context))
     return babel_dates.format_date(instant, style, locale=_locale(context))
 
 
@@ -81,8 +85,8 @@ def format_datetime(context: Context, value: Any, style: str = "medium") -> str:
     instant = _instant(value)
     if not isinstance(instant, datetime):
         return format_date(context, value, style) if instant else ""
-    tz = zone(context.get("_zone") or "UTC")
-    return babel_dates.format_datetime(instant, style, tzinfo=tz, locale=_locale(context))
+    local = in_zone(instant, _zone(context))
+    return babel_dates.format_datetime(local, style, tzinfo=local.tzinfo, locale=_locale(context))
 
 
 @pass_context

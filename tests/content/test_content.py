@@ -86,14 +86,27 @@ def test_inline_rules_follow_the_saved_segments_they_name(client, tenant):
     assert _eventually(lambda: content(client, h, user="alice")["values"]["banner"] == "Hello")
 
 
-def test_a_rule_whose_saved_segment_was_deleted_never_matches(client, tenant):
+def test_a_segment_a_rule_names_cannot_be_deleted_until_the_rule_is_gone(client, tenant):
     h = tenant.secret_headers
     saved = ok(client.post("/v1/segments", json={"name": "Pro", "definition": PRO}, headers=h), 201)
     create(client, tenant, variable(rules=[{"segment_id": saved["id"], "value": "Pro"}]))
-    put_user(client, tenant, "alice", plan="pro")
-    assert content(client, h, user="alice")["values"]["banner"] == "Pro"
+    reference = {"type": "segment", "segment_id": saved["id"]}
+    inline = {"definition": {"version": 1, "match": {"not": reference}}, "value": "Not pro"}
+    create(client, tenant, variable("hidden", rules=[inline]))
+    ok(client.patch("/v1/variables/hidden", json={"archived": True}, headers=h))
+
+    r = client.delete(f"/v1/segments/{saved['id']}", headers=h)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["field"] == "segment_id"
+    assert "variable 'banner'" in r.json()["error"]["message"]
+    assert "variable 'hidden'" in r.json()["error"]["message"]
+
+    ok(client.patch("/v1/variables/banner", json={"rules": []}, headers=h))
+    r = client.delete(f"/v1/segments/{saved['id']}", headers=h)
+    assert r.status_code == 409
+    assert "variable 'banner'" not in r.json()["error"]["message"]
+    assert client.delete("/v1/variables/hidden", headers=h).status_code == 204
     assert client.delete(f"/v1/segments/{saved['id']}", headers=h).status_code == 204
-    assert _eventually(lambda: content(client, h, user="alice")["values"]["banner"] == "Hello")
 
 
 def test_keys_limit_the_answer_and_archived_variables_are_not_served(client, tenant):

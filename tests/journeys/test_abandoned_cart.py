@@ -114,8 +114,12 @@ def test_abandoned_cart_paths_for_a_thousand_users(client, database, tenant, sin
         "waiting": 0,
         "exited": 200,
         "branches": {"yes": 0, "no": 600},
+        "messages": None,
+        "campaign_ids": None,
     }
     assert steps["push"]["entered"] == 600
+    assert steps["push"]["messages"]["sent"] == 600
+    assert steps["email"]["messages"]["sent"] == 400
     assert steps["wait_day"]["exited"] == 200
     assert steps["email"]["entered"] == 400
     assert steps["done"]["exited"] == 400

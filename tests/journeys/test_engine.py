@@ -244,3 +244,16 @@ def test_a_branch_on_a_deleted_segment_takes_no(client, database, tenant, sink):
     _enter(database, tenant, journey_id, "ann")
     Sim(database, sink).run(T0)
     assert paths(database, tenant.workspace_id)["ann#1"]["path"] == [("pro", "no"), ("bye", "exit")]
+
+
+def test_branch_conditions_count_relative_dates_from_the_engines_clock(client, database, tenant, sink):
+    # The simulated clock is T0; the real one is months later, when this trial has long ended.
+    ends = (T0 + timedelta(days=2)).date().isoformat()
+    add_users(database, tenant.workspace_id, [{"external_id": "ann", "attributes": {"trial_ends": ends}}])
+    ending = {"type": "attribute", "attribute": "trial_ends", "op": "within_next", "days": 3}
+    branch = {"id": "ending", "type": "branch", "definition": {"version": 1, "match": ending}, "yes": "bye",
+              "no": "bye"}  # fmt: skip
+    journey_id = _launch(client, tenant, api_journey([branch, BYE]))
+    _enter(database, tenant, journey_id, "ann")
+    Sim(database, sink).run(T0)
+    assert paths(database, tenant.workspace_id)["ann#1"]["path"] == [("ending", "yes"), ("bye", "exit")]

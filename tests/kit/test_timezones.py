@@ -1,8 +1,11 @@
-"""local_to_utc: the one place wall times become instants, across DST gaps and overlaps."""
+"""local_to_utc: the one place wall times become instants, across DST gaps and overlaps; and
+in_zone, the one place instants are read on a zone's clock."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.demo import PLACES
-from app.kit.timezones import is_iana_zone, local_to_utc
+from app.kit.timezones import in_zone, is_iana_zone, local_to_utc
 
 
 @pytest.mark.parametrize(
@@ -65,3 +68,29 @@ def test_the_answer_is_the_wall_time_or_the_jump_over_it(day, wall, zone):
         # In an overlap the wall time shows twice, 30 or 60 minutes apart: ours is the first.
         for shift in (timedelta(minutes=30), timedelta(hours=1)):
             assert (instant - shift).astimezone(tz).replace(tzinfo=None) != wanted
+
+
+def test_in_zone_is_the_same_moment_on_the_zones_clock_and_naive_means_utc():
+    # Berlin falls back at 03:00 on 2026-10-25: 00:30 and 01:30 UTC both read 02:30 there.
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert [in_zone(t, "Europe/Berlin").isoformat() for t in (first, second)] == [
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:30:00+01:00",
+    ]
+    assert in_zone(datetime(2026, 1, 1, 20, 0), "Asia/Tokyo").isoformat() == "2026-01-02T05:00:00+09:00"
+    assert in_zone(first, "Europe/Berlin").timestamp() == first.timestamp()  # the same moment
+    with pytest.raises(ValueError, match="not an IANA time zone"):
+        in_zone(first, "Mars/Olympus")
+
+
+def test_instants_are_put_in_a_local_zone_only_through_the_timezones_module():
+    app = Path(__file__).resolve().parents[2] / "app"
+    local = re.compile(r"\.astimezone\((?!UTC\))")  # to UTC is normalising, not zone arithmetic
+    found = [
+        f"{path.relative_to(app)}:{n}"
+        for path in app.rglob("*.py")
+        if path.name != "timezones.py" or path.parent.name != "kit"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if local.search(line)
+    ]
+    assert found == []

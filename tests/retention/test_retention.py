@@ -8,11 +8,15 @@ from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate
 from app.kit.ids import uuid7_floor
 from app.kit.jobs import Job
-from app.models import Delivery, Event, InboxItem
+from app.models import Delivery, Event, InboxItem, JourneyState, JourneyStep
 from app.models.base import utcnow
-from app.retention.service import purge_deliveries_batch, purge_events_batch
+from app.retention.service import purge_deliveries_batch, purge_events_batch, purge_journey_steps_batch
 from app.worker.inprocess import InProcessWorker
-from tests.campaigns.helpers import Lanes, add_users, campaign_body
+from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body
+from tests.fixtures.assertions import ok
+from tests.journeys.helpers import Sim, api_journey, enter, paths
+
+BYE = {"id": "bye", "type": "exit"}
 
 
 def _track(client, tenant, n, user="u1"):
@@ -57,9 +61,9 @@ def test_retention_task_uses_the_setting(client, database, tenant, settings, mon
     _age_events(database, tenant, 10)
     worker = InProcessWorker(database)
     # Retention unset: keep everything.
-    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 0}
+    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 0, "journey_steps": 0}
     monkeypatch.setattr(database, "settings", settings.model_copy(update={"event_retention_days": 7}))
-    assert worker.run_now(Job("retention.purge")) == {"events": 12, "deliveries": 0}
+    assert worker.run_now(Job("retention.purge")) == {"events": 12, "deliveries": 0, "journey_steps": 0}
     assert _count(database, tenant) == 0
 
 
@@ -152,7 +156,59 @@ def test_retention_task_purges_deliveries_by_setting(database, tenant, settings,
     _age_deliveries(database, tenant, 10)
     worker = InProcessWorker(database)
     monkeypatch.setattr(database, "settings", settings.model_copy(update={"delivery_retention_days": 30}))
-    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 0}
+    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 0, "journey_steps": 0}
     monkeypatch.setattr(database, "settings", settings.model_copy(update={"delivery_retention_days": 7}))
-    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 4}
+    assert worker.run_now(Job("retention.purge")) == {"events": 0, "deliveries": 4, "journey_steps": 0}
     assert _ledger(database, tenant) == ({}, 0)
+
+
+def _journey(client, tenant, wait_days):
+    steps = [{"id": "wait", "type": "wait", "duration": {"days": wait_days}, "next": "bye"}, BYE]
+    journey = ok(client.post("/v1/journeys", json=api_journey(steps), headers=tenant.secret_headers), 201)
+    ok(client.post(f"/v1/journeys/{journey['id']}/launch", headers=tenant.secret_headers))
+    return journey["id"]
+
+
+def _passes_made_at_t0(database, tenant):
+    """Pass ids as if the passes began at the simulated T0 (ids encode when they were made)."""
+    floor = uuid7_floor(int(T0.timestamp() * 1000)).int
+    with database.transaction(tenant.workspace_id) as session:
+        for state_id in list(session.scalars(select(JourneyState.id))):
+            aged = uuid.UUID(int=floor | (state_id.int & ((1 << 62) - 1)))
+            session.execute(update(JourneyState).where(JourneyState.id == state_id).values(id=aged))
+            session.execute(update(JourneyStep).where(JourneyStep.state_id == state_id).values(state_id=aged))
+
+
+def _journal(database, tenant):
+    found = paths(database, tenant.workspace_id)
+    return {name: ([step for step, _ in p["path"]], p["status"]) for name, p in found.items()}
+
+
+def test_the_journal_of_passes_that_exited_long_ago_goes_and_passes_in_flight_keep_theirs(
+    client, database, tenant, other_tenant, sink, settings, monkeypatch
+):
+    for t in (tenant, other_tenant):
+        add_users(database, t.workspace_id, [{"external_id": "ann"}, {"external_id": "bob"}])
+        enter(database, t.workspace_id, _journey(client, t, 1), ["ann"], now=T0)
+        enter(database, t.workspace_id, _journey(client, t, 300), ["bob"], now=T0)
+        _passes_made_at_t0(database, t)
+    sim = Sim(database, sink)
+    sim.run(T0)
+    sim.run(T0 + timedelta(days=1))
+    before = {"ann#1": (["wait", "bye"], "exited"), "bob#1": (["wait"], "active")}
+    assert _journal(database, tenant) == before
+
+    with database.transaction(tenant.workspace_id) as session:
+        assert purge_journey_steps_batch(session, T0 + timedelta(hours=12)) == 0  # exited after it
+        assert purge_journey_steps_batch(session, T0 + timedelta(days=2)) == 2
+    assert _journal(database, tenant) == {"ann#1": ([], "exited"), "bob#1": (["wait"], "active")}
+    assert _journal(database, other_tenant) == before
+
+    monkeypatch.setattr(database, "settings", settings.model_copy(update={"delivery_retention_days": 7}))
+    purged = InProcessWorker(database).run_now(Job("retention.purge"))
+    assert purged["journey_steps"] == 2  # ann's in the other workspace; the bobs are in flight
+    assert _journal(database, other_tenant) == {"ann#1": ([], "exited"), "bob#1": (["wait"], "active")}
+
+    # A pass in flight goes on from where its journal says, each step once.
+    sim.run(T0 + timedelta(days=301))
+    assert _journal(database, tenant)["bob#1"] == (["wait", "bye"], "exited")

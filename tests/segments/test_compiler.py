@@ -48,10 +48,10 @@ def test_is_member_resolves_saved_segments(database, tenant, people):
     with database.session(tenant.workspace_id) as session:
         saved = create(session, name="Pro", description=None, definition=PRO)
         definition = {"version": 1, "match": {"type": "segment", "segment_id": str(saved.id)}}
-        assert is_member(session, definition, people["ann"]) is True
-        assert is_member(session, definition, people["bob"]) is False
-        assert is_member(session, saved.definition, people["cy"]) is True
-        assert is_member(session, PRO, uuid.uuid4()) is False
+        assert is_member(session, definition, people["ann"], now=utcnow()) is True
+        assert is_member(session, definition, people["bob"], now=utcnow()) is False
+        assert is_member(session, saved.definition, people["cy"], now=utcnow()) is True
+        assert is_member(session, PRO, uuid.uuid4(), now=utcnow()) is False
         session.rollback()
 
 

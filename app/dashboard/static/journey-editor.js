@@ -340,8 +340,9 @@
       row.appendChild(target(step, "next", "Then", path + ".next"));
     },
     wait_until: function (row, step, path) {
-      var t = input("time", step.time, path + ".time");
-      t.addEventListener("input", function () { step.time = t.value; changed(); });
+      // The API stores "09:00:00"; the control shows and writes hours and minutes only.
+      var t = input("time", String(step.time || "").slice(0, 5), path + ".time", { step: "60" });
+      t.addEventListener("input", function () { step.time = t.value.slice(0, 5); changed(); });
       row.appendChild(field("Until the next (user's local time)", t, path + ".time"));
       row.appendChild(target(step, "next", "Then", path + ".next"));
     },

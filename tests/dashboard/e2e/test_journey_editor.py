@@ -82,6 +82,25 @@ def test_building_saving_and_launching_a_journey(live_server, new_page, screensh
     }
     assert _violations(page) == []
 
+    # "Wait until" is a local time of day: hours and minutes, also once stored as "18:30:00".
+    until_label = "Until the next (user's local time)"
+    send.get_by_label("New step").select_option("wait_until")
+    send.get_by_role("button", name="Add step after").click()
+    page.locator('fieldset[data-step="wait_until_1"]').get_by_label(until_label).fill("18:30")
+    assert _document(page)["steps"][2] == {
+        "id": "wait_until_1",
+        "type": "wait_until",
+        "time": "18:30",
+        "next": "done",
+    }
+    page.get_by_role("button", name="Save journey").click()
+    expect(page.get_by_role("status")).to_contain_text("Journey saved")
+    expect(page.locator('fieldset[data-step="wait_until_1"]').get_by_label(until_label)).to_have_value(
+        "18:30"
+    )
+    with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {key}"}) as api:
+        assert api.get(f"/v1/journeys/{journey_id}").json()["definition"]["steps"][2]["time"] == "18:30:00"
+
 
 def test_a_refused_step_is_marked_where_it_is_wrong(live_server, new_page):  # type: ignore[no-untyped-def]
     page = new_page()
