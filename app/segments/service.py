@@ -15,11 +15,20 @@ from sqlalchemy.orm import Session
 from app.kit.db import current_workspace
 from app.kit.errors import Conflict, NotFound
 from app.kit.pagination import decode_cursor, encode_cursor
-from app.models import Segment, User, Variable
+from app.models import (
+    Campaign,
+    CampaignStatus,
+    Journey,
+    JourneyStatus,
+    JourneyVersion,
+    Segment,
+    User,
+    Variable,
+)
 from app.models.base import utcnow
 from app.segments.compiler import member_predicate, members_select
 from app.segments.definition import DefinitionError, SegmentDefinition
-from app.segments.references import authored, referenced_ids, refresh_dependents, resolve, to_stored
+from app.segments.references import authored, refresh_dependents, resolve, to_stored
 from app.segments.timeouts import scalar_within
 from app.segments.validation import parse_definition
 from app.users.service import get as get_user
@@ -105,24 +114,50 @@ def delete(session: Session, segment_id: uuid.UUID) -> None:
 
 def _referrers(session: Session, segment_id: uuid.UUID) -> list[str]:
     """What refers to the segment by id and would silently stop matching without it: other
-    segments, and variables' rules (saved or inline), archived ones included (they can return)."""
+    segments; variables' rules, archived ones included (they can return); campaigns not yet
+    finished; and every version of a journey not archived (users in flight stay on theirs)."""
     segments = [
         repr(s.name)
         for s in session.scalars(select(Segment).order_by(Segment.name))
-        if segment_id in referenced_ids(s.definition, deep=False)
+        if _refers(s.definition, segment_id)
     ]
     variables = [
         f"variable {v.key!r}"
         for v in session.scalars(select(Variable).order_by(Variable.key))
-        if any(_rule_refers(rule, segment_id) for rule in v.rules)
+        if _refers(v.rules, segment_id)
     ]
-    return segments + variables
+    unfinished = Campaign.status.not_in((CampaignStatus.completed, CampaignStatus.cancelled))
+    campaigns = [
+        f"campaign {c.name!r}"
+        for c in session.scalars(select(Campaign).where(unfinished).order_by(Campaign.name))
+        if _refers([c.audience, c.schedule], segment_id)
+    ]
+    versions = select(Journey.name, JourneyVersion.definition).join(
+        JourneyVersion, JourneyVersion.journey_id == Journey.id
+    )
+    journeys = sorted(
+        {
+            f"journey {name!r}"
+            for name, definition in session.execute(versions.where(Journey.status != JourneyStatus.archived))
+            if _refers(definition, segment_id)
+        }
+    )
+    return segments + variables + campaigns + journeys
 
 
-def _rule_refers(rule: dict[str, Any], segment_id: uuid.UUID) -> bool:
-    if rule.get("segment_id") == str(segment_id):
-        return True
-    return segment_id in referenced_ids(rule.get("definition") or {}, deep=False)
+def _refers(document: Any, segment_id: uuid.UUID) -> bool:
+    """Whether a stored document names the segment. A saved segment's node carries an embedded
+    copy of its definition; what that copy names is the other segment's business, not a
+    reference of this document's."""
+    if isinstance(document, dict):
+        if document.get("segment_id") == str(segment_id):
+            return True
+        if document.get("type") == "segment":
+            return False
+        return any(_refers(value, segment_id) for value in document.values())
+    if isinstance(document, list):
+        return any(_refers(item, segment_id) for item in document)
+    return False
 
 
 def list_segments(session: Session, *, limit: int, cursor: str | None) -> tuple[list[Segment], str | None]:

@@ -345,3 +345,45 @@ def test_names_the_database_cannot_hold_are_refused(client, tenant, value, field
     created = _post(client, tenant, "/v1/segments", raw % (parts["name"], parts["description"]))
     assert 400 <= created.status_code < 500, created.text
     assert client.get("/v1/segments", headers=tenant.secret_headers).json()["data"] == []
+
+
+def test_campaigns_and_journeys_that_use_a_segment_hold_it_until_they_finish(client, tenant):
+    h = tenant.secret_headers
+    segment = create(client, tenant, "Pro", PRO)
+    campaign = client.post(
+        "/v1/campaigns",
+        json={
+            "name": "Pro offer",
+            "channel": "in_app",
+            "audience": {"type": "segment", "segment_id": segment["id"]},
+            "variants": [{"key": "A", "content": {"body": "Hi"}}],
+            "schedule": {"type": "immediate"},
+        },
+        headers=h,
+    ).json()
+    branch = {"id": "b", "type": "branch", "segment_id": segment["id"], "yes": "bye", "no": "bye"}
+    journey = client.post(
+        "/v1/journeys",
+        json={
+            "name": "Pro path",
+            "definition": {
+                "entry": {"type": "api", "next": "b"},
+                "steps": [branch, {"id": "bye", "type": "exit"}],
+            },
+        },
+        headers=h,
+    ).json()
+
+    r = client.delete(f"/v1/segments/{segment['id']}", headers=h)
+    assert r.status_code == 409
+    assert r.json()["error"]["field"] == "segment_id"
+    assert "campaign 'Pro offer'" in r.json()["error"]["message"]
+    assert "journey 'Pro path'" in r.json()["error"]["message"]
+
+    assert client.post(f"/v1/campaigns/{campaign['id']}/cancel", headers=h).status_code == 200
+    r = client.delete(f"/v1/segments/{segment['id']}", headers=h)
+    assert r.status_code == 409
+    assert "campaign" not in r.json()["error"]["message"]
+
+    assert client.post(f"/v1/journeys/{journey['id']}/archive", headers=h).status_code == 200
+    assert client.delete(f"/v1/segments/{segment['id']}", headers=h).status_code == 204
