@@ -44,6 +44,7 @@ def counted(database: Any, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> d
         return counted_in(session, workspace_id, campaign_id)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(("seed", "sends"), [(1, 1), (2, 1), (3, 3), (4, 2)])
 def test_counts_kept_by_the_tracking_write_equal_a_scan(client, tenant, database, seed, sends):
     rng = random.Random(seed)
