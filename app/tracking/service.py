@@ -21,8 +21,8 @@ from app.models.base import utcnow
 _STATUS_COLUMNS = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
 
 
-# The ledger keeps the first open and click (unique counts) and counts every repeat, which
-# engagements keep one row each.
+# The ledger keeps the first open and click (unique counts) and how many of each there were
+# (repeats included); engagements keep a row per repeat.
 # A click proves an open even when the pixel was blocked.
 def record_engagement(
     session: Session,
