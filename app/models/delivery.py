@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, SmallInteger, String, Text, Uuid, text
+from sqlalchemy import Index, Integer, SmallInteger, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UtcDateTime
@@ -53,7 +53,7 @@ class Delivery(TenantScoped, Base):
         ),
         # Campaign reports and conversion attribution (a user's rows within a campaign).
         Index("ix_deliveries_workspace_id_campaign_id_user_id", "workspace_id", "campaign_id", "user_id"),
-        # A campaign's ledger ids in id order: its engagements counted by a merge join (funnel).
+        # A campaign's ledger ids in id order (merge joins with its engagements by delivery id).
         Index("ix_deliveries_workspace_id_campaign_id_id", "workspace_id", "campaign_id", "id"),
         # Messages per day across campaigns.
         Index("ix_deliveries_workspace_id_sent_at", "workspace_id", "sent_at"),
@@ -89,3 +89,9 @@ class Delivery(TenantScoped, Base):
     opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     clicked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     converted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Kept by the tracking write with each engagement of this row (app/tracking/service.py), so
+    # the funnel adds them up in its pass over the ledger instead of joining the engagements:
+    # every open and click (repeats included) and the first unsubscribe through this message.
+    opens: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

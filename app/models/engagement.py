@@ -19,7 +19,7 @@ class Engagement(TenantScoped, Base):
         ForeignKeyConstraint(
             ["workspace_id", "user_id"], ["users.workspace_id", "users.id"], ondelete="CASCADE"
         ),
-        # A campaign's opens and clicks: an index-only scan in delivery order (reports).
+        # A delivery's engagements with their kind and user: index-only scans in delivery order.
         Index(
             "ix_engagements_workspace_id_delivery_id",
             "workspace_id",

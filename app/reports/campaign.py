@@ -8,12 +8,12 @@ import uuid
 from dataclasses import asdict
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.delivery.rules import CONTROL
 from app.experiments.statistics import Arm, compare
-from app.models import Delivery, DeliveryStatus, Engagement, Send
+from app.models import Delivery, DeliveryStatus, Send
 from app.reports.conversions import CONTROL_STATUS, SENT_STATUSES
 from app.reports.periods import Period
 from app.reports.sql import bucket_index
@@ -22,7 +22,6 @@ Metric = Literal["converted", "opened", "clicked"]
 Rows = list[dict[str, Any]]
 
 D = Delivery.__table__
-G = Engagement.__table__
 
 _SENT = D.c.status.in_(SENT_STATUSES)
 # Unique users at each stage. Control rows are never messages: they count apart.
@@ -44,20 +43,34 @@ _STAGE_TIMES = {
 }
 
 
-def _stage_counts(where: list[Any], *keys: Any, one_send: bool) -> Any:
-    """Unique users per stage (per ``keys``). With one send the ledger's unique (send, user)
-    key makes every row a distinct user, so rows are counted in one pass. Otherwise one pass
-    flags each user's stages and a second adds the flags up (cheaper than a COUNT(DISTINCT)
-    per stage, which sorts once each)."""
+# The funnel's totals beyond the stages, from counts the tracking write keeps on each ledger
+# row: every open and click (repeats included), and users who unsubscribed through a message.
+_REPEATS = ("opens", "clicks")
+_UNSUBSCRIBED = {"unsubscribed": D.c.unsubscribed_at.is_not(None)}
+
+
+def _stage_counts(
+    where: list[Any],
+    *keys: Any,
+    one_send: bool,
+    stages: dict[str, Any] = _STAGES,
+    repeats: tuple[str, ...] = (),
+) -> Any:
+    """Unique users per stage (per ``keys``), and the sums of the ``repeats`` columns. With one
+    send the ledger's unique (send, user) key makes every row a distinct user, so rows are
+    counted in one pass. Otherwise one pass flags each user's stages and a second adds the
+    flags up (cheaper than a COUNT(DISTINCT) per stage, which sorts once each)."""
     if one_send:
-        counts = [func.count().filter(cond).label(name) for name, cond in _STAGES.items()]
+        counts = [func.count().filter(cond).label(name) for name, cond in stages.items()]
+        sums = [func.coalesce(func.sum(D.c[name]), 0).label(name) for name in repeats]
         grouped = [k.label("key") for k in keys]
-        return select(*grouped, *counts).where(*where).group_by(*keys).order_by(*keys)
-    flags = [func.max(case((cond, 1), else_=0)).label(name) for name, cond in _STAGES.items()]
+        return select(*grouped, *counts, *sums).where(*where).group_by(*keys).order_by(*keys)
+    flags = [func.max(case((cond, 1), else_=0)).label(name) for name, cond in stages.items()]
+    flags += [func.sum(D.c[name]).label(name) for name in repeats]
     per_user = (
         select(*keys, D.c.user_id, *flags).where(*where).group_by(*keys, D.c.user_id).subquery("per_user")
     )
-    totals = [func.coalesce(func.sum(per_user.c[name]), 0).label(name) for name in _STAGES]
+    totals = [func.coalesce(func.sum(per_user.c[name]), 0).label(name) for name in (*stages, *repeats)]
     grouped = [per_user.c[k.name].label("key") for k in keys]
     return select(*grouped, *totals).group_by(*grouped).order_by(*grouped)
 
@@ -73,20 +86,16 @@ def _of_campaign(workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> list[Any]:
 
 
 def funnel(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, Any]:
-    """Unique users per stage, total opens and clicks (repeats included), unsubscribes."""
-    where = _of_campaign(workspace_id, campaign_id)
-    stages = session.execute(_stage_counts(where, one_send=_has_one_send(session, campaign_id))).one()
-    kinds = (
-        select(
-            func.count().filter(G.c.kind == "open").label("opens"),
-            func.count().filter(G.c.kind == "click").label("clicks"),
-            func.count(distinct(case((G.c.kind == "unsubscribe", G.c.user_id)))).label("unsubscribed"),
-        )
-        .select_from(G.join(D, and_(D.c.workspace_id == G.c.workspace_id, D.c.id == G.c.delivery_id)))
-        .where(G.c.workspace_id == workspace_id, *_of_campaign(workspace_id, campaign_id))
+    """Unique users per stage, total opens and clicks (repeats included), unsubscribes: one
+    pass over the campaign's ledger rows."""
+    stmt = _stage_counts(
+        _of_campaign(workspace_id, campaign_id),
+        one_send=_has_one_send(session, campaign_id),
+        stages={**_STAGES, **_UNSUBSCRIBED},
+        repeats=_REPEATS,
     )
-    totals = session.execute(kinds).one()
-    return {**stages._asdict(), **totals._asdict()}
+    row = session.execute(stmt).one()._asdict()
+    return {name: int(row[name]) for name in (*_STAGES, *_REPEATS, *_UNSUBSCRIBED)}
 
 
 MESSAGE_STAGES = ("sent", "delivered", "opened", "clicked", "converted", "failed")

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.kit import sql
@@ -21,7 +21,8 @@ from app.models.base import utcnow
 _STATUS_COLUMNS = {"email": "email_status", "push": "push_status", "in_app": "in_app_status"}
 
 
-# The ledger keeps the first open and click (unique counts); engagements keep every repeat.
+# The ledger keeps the first open and click (unique counts) and how many of each there were
+# (repeats included); engagements keep a row per repeat.
 # A click proves an open even when the pixel was blocked.
 def record_engagement(
     session: Session,
@@ -50,17 +51,23 @@ def record_engagement(
 
 
 def _mark_delivery(session: Session, delivery_id: uuid.UUID, kind: str, now: datetime) -> None:
-    """First open and first click only; a click also proves an open the pixel did not see. A
-    bounce reported after the send fails the delivery."""
+    """First open and first click; a click also proves an open the pixel did not see. Every
+    open and click is counted on the row too, and the first unsubscribe kept, in the same
+    statement as the engagement's own row: the funnel reads these instead of the engagements,
+    and both stay equal (``backfill_counts`` rebuilds them). A bounce reported after the send
+    fails the delivery."""
     values: dict[str, Any]
     is_delivery = [Delivery.workspace_id == current_workspace(session), Delivery.id == delivery_id]
     if kind == "open":
-        values = {"opened_at": func.coalesce(Delivery.opened_at, now)}
+        values = {"opened_at": func.coalesce(Delivery.opened_at, now), "opens": Delivery.opens + 1}
     elif kind == "click":
         values = {
             "opened_at": func.coalesce(Delivery.opened_at, now),
             "clicked_at": func.coalesce(Delivery.clicked_at, now),
+            "clicks": Delivery.clicks + 1,
         }
+    elif kind == "unsubscribe":
+        values = {"unsubscribed_at": func.coalesce(Delivery.unsubscribed_at, now)}
     elif kind == "bounce":
         is_delivery.append(Delivery.status.in_((DeliveryStatus.sent, DeliveryStatus.delivered)))
         values = {"status": DeliveryStatus.failed, "error": "bounced"}
@@ -69,6 +76,28 @@ def _mark_delivery(session: Session, delivery_id: uuid.UUID, kind: str, now: dat
     session.execute(
         update(Delivery).where(*is_delivery).values(values).execution_options(synchronize_session=False)
     )
+
+
+# Rebuilds the ledger's engagement counts from the engagements (a migration, bulk loads).
+_BACKFILL_COUNTS = """
+UPDATE deliveries SET opens = c.opens, clicks = c.clicks, unsubscribed_at = c.unsubscribed_at
+FROM (
+    SELECT workspace_id, delivery_id,
+           SUM(CASE WHEN kind = 'open' THEN 1 ELSE 0 END) AS opens,
+           SUM(CASE WHEN kind = 'click' THEN 1 ELSE 0 END) AS clicks,
+           MIN(CASE WHEN kind = 'unsubscribe' THEN occurred_at END) AS unsubscribed_at
+    FROM engagements
+    WHERE delivery_id IS NOT NULL AND kind IN ('open', 'click', 'unsubscribe')
+    GROUP BY workspace_id, delivery_id
+) AS c
+WHERE deliveries.workspace_id = c.workspace_id AND deliveries.id = c.delivery_id
+"""
+
+
+def backfill_counts(connection: Connection) -> None:
+    """Set every ledger row's opens, clicks and first unsubscribe from its engagements, in one
+    statement (Postgres and SQLite)."""
+    connection.execute(text(_BACKFILL_COUNTS))
 
 
 def user_exists(session: Session, user_id: uuid.UUID) -> bool:
