@@ -17,7 +17,7 @@ from alembic import op
 
 from app.tracking.service import backfill_counts
 
-revision: str = '0017_report_counters'
+revision: str = '0017'
 down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
