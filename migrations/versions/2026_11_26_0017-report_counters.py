@@ -5,7 +5,7 @@ The counts start at zero without rewriting the table (a constant default), then 
 engagements are filled in from them. No index covers the new columns, so the tracking updates
 stay HOT.
 
-Revision ID: 0017_report_counters
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-11-26
 """
