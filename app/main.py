@@ -16,6 +16,7 @@ from app.kit.errors import ERROR_RESPONSES
 from app.kit.jobs import JobSink
 from app.kit.logs import configure as configure_logging
 from app.kit.request_context import RequestContextMiddleware
+from app.kit.routing import include_indexed
 from app.kit.runtime import tune_garbage_collector
 from app.kit.settings import Settings, get_settings
 from app.kit.unit_of_work import UnitOfWorkMiddleware
@@ -134,7 +135,7 @@ def _include_routers(app: FastAPI) -> None:
         reports,
         variables,
     ):
-        app.include_router(router)
+        include_indexed(app, router)
     path, static_app, name = STATIC_FILES
     app.mount(path, static_app, name=name)
     app.include_router(dashboard)  # last: it ends with a catch-all for unknown dashboard pages

@@ -245,7 +245,7 @@ def _ms(values: list[float], share: float) -> float:
 # --- run -----------------------------------------------------------------------------------
 
 
-def run(scale: Scale, rate: float, workers: int) -> dict[str, object]:
+def run(scale: Scale, rate: float, workers: int, app_root: Path = ROOT) -> dict[str, object]:
     with fresh_database() as url, isolated_broker() as broker, tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=_sqlalchemy_url(url), secret_key=SECRET, broker_url=broker)
         workspace_id, secret, publishable = make_workspace(settings)
@@ -257,7 +257,7 @@ def run(scale: Scale, rate: float, workers: int) -> dict[str, object]:
             "NUDGE_BROKER_URL": broker,
             "NUDGE_LOG_LEVEL": "warning",
         }
-        with running_server(env, workers, Path(tmp) / "server.log", ROOT) as server:
+        with running_server(env, workers, Path(tmp) / "server.log", app_root) as server:
             asyncio.run(setup_through_api(server.base, secret, scale.users))
             analyze(url)
             headers = signed_headers(settings, workspace_id, publishable, scale.users)
@@ -301,9 +301,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (10,000 users, 5 s)")
     parser.add_argument("--rate", type=float, default=RATE, help="requests per second")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--app-root", type=Path, default=ROOT, help="serve the API from this checkout (a baseline)"
+    )
     args = parser.parse_args()
     started = time.monotonic()
-    result = run(QUICK if args.quick else FULL, args.rate, args.workers)
+    result = run(QUICK if args.quick else FULL, args.rate, args.workers, args.app_root)
     result["run_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(result))
 

@@ -241,7 +241,7 @@ def _stored_events(url: str) -> int:
         return conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
-def run(scale: Scale, workers: int) -> dict[str, object]:
+def run(scale: Scale, workers: int, app_root: Path = ROOT) -> dict[str, object]:
     with fresh_database() as url, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         redis_server = RedisServer(free_port(), workdir)
@@ -264,7 +264,7 @@ def run(scale: Scale, workers: int) -> dict[str, object]:
                 "NUDGE_BROKER_URL": redis_server.url,
                 "NUDGE_LOG_LEVEL": "warning",
             }
-            with running_server(env, workers, workdir / "server.log", ROOT) as server:
+            with running_server(env, workers, workdir / "server.log", app_root) as server:
                 paths = asyncio.run(_published_paths(server.base))
                 kinds = [k for k in MIX if k != "content" or "/v1/content" in paths]
                 traffic = Traffic(settings, workspace.id, scale.users, kinds)
@@ -384,10 +384,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="requests per second (default 300)")
     parser.add_argument("--seconds", type=float, help="length of the measured run")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--app-root", type=Path, default=ROOT, help="serve the API from this checkout (a baseline)"
+    )
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     scale = Scale(args.rate or scale.rate, args.seconds or scale.seconds, scale.users)
-    print(json.dumps(run(scale, args.workers)))
+    print(json.dumps(run(scale, args.workers, args.app_root)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBasic, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app.auth.service import AuthContext, find_active_key
+from app.auth.service import AuthContext, find_recent_key, recent_key
 from app.kit.db import scope_to_workspace
 from app.kit.errors import Forbidden, Unauthorized
 from app.kit.logs import bind
@@ -59,15 +59,24 @@ async def authenticate(
 ) -> AuthContext:
     key = _credential(request)
     uow = unit_of_work(request)
+    # The database turn is taken here for every authenticated route, as routes that open a
+    # connection of their own (an idempotency claim) rely on.
     await uow.reserve()
-    auth = await anyio.to_thread.run_sync(_scoped_by_key, uow.session, key)
+    session = uow.session
+    auth = recent_key(key)
+    if auth is not None and not session.in_transaction():
+        # A key checked within the last second: no statement, so no worker thread (the
+        # row-level-security settings are set when the transaction begins, ``after_begin``).
+        scope_to_workspace(session, auth.workspace_id)
+    else:
+        auth = await anyio.to_thread.run_sync(_scoped_by_key, session, key)
     request.state.workspace_id = auth.workspace_id
     bind(workspace_id=str(auth.workspace_id))
     return auth
 
 
 def _scoped_by_key(session: Session, key: str) -> AuthContext:
-    auth = find_active_key(session, key)
+    auth = find_recent_key(session, key)
     if auth is None:
         raise Unauthorized("unknown or revoked API key", field="Authorization")
     scope_to_workspace(session, auth.workspace_id)

@@ -50,25 +50,32 @@ def find_active_key(session: Session, plaintext: str) -> AuthContext | None:
     return AuthContext(workspace_id=row.workspace_id, key_id=row.id, kind=KeyKind(row.kind))
 
 
-# Keys of clients that call many times a second (content, inbox), remembered for a second.
+# Keys are remembered for a second: clients call many times a second, and a request whose
+# key is remembered needs no query (nor a worker thread) to authenticate.
 RECENT_KEY_TTL_S = 1.0
 _MAX_RECENT_KEYS = 10_000
 _recent_keys: dict[str, tuple[float, AuthContext]] = {}
 
 
+def recent_key(plaintext: str) -> AuthContext | None:
+    """The key as this process found it within the last second, or None: no query."""
+    hit = _recent_keys.get(hash_key(plaintext))
+    if hit is not None and time.monotonic() - hit[0] < RECENT_KEY_TTL_S:
+        return hit[1]
+    return None
+
+
 def find_recent_key(session: Session, plaintext: str) -> AuthContext | None:
     """``find_active_key`` without the query when this process found the key within the last
     second: a revoked key stops working within a second (at once in the revoking process)."""
-    digest = hash_key(plaintext)
-    now = time.monotonic()
-    hit = _recent_keys.get(digest)
-    if hit is not None and now - hit[0] < RECENT_KEY_TTL_S:
-        return hit[1]
+    auth = recent_key(plaintext)
+    if auth is not None:
+        return auth
     auth = find_active_key(session, plaintext)
     if auth is not None:
         if len(_recent_keys) >= _MAX_RECENT_KEYS:
             _recent_keys.clear()
-        _recent_keys[digest] = (now, auth)
+        _recent_keys[hash_key(plaintext)] = (time.monotonic(), auth)
     return auth
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
@@ -107,9 +106,8 @@ async def get_content(
     keys: Annotated[str | None, Query(max_length=13_000, description="Comma-separated keys")] = None,
 ) -> Response:
     wanted = _keys(keys)
-    uow = unit_of_work(request)
-    await uow.reserve()
-    body = await anyio.to_thread.run_sync(_content, request, uow.session, wanted)
+    # A read: resolved and committed in one worker thread, before the answer is built.
+    body = await unit_of_work(request).read_and_settle(lambda session: _content(request, session, wanted))
     return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-store"})
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.ids import uuid7
@@ -14,6 +16,14 @@ from app.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger("nudge.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@functools.cache
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The request's counter and histogram children: looking labels up takes a lock and
+    formats them, once per combination instead of per request (routes are a fixed set; an
+    unmatched path is counted as "unmatched")."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
 
 
 class RequestContextMiddleware:
@@ -43,8 +53,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], path).observe(elapsed)
+            count, latency = _series(scope["method"], path, status)
+            count.inc()
+            latency.observe(elapsed)
             log.info(
                 "request",
                 extra={

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from app.kit.db import Database
 from app.kit.jobs import Job, JobSink
 
 UOW_KEY = "unit_of_work"
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,6 +41,7 @@ class UnitOfWork:
     _has_turn: bool = False
     jobs: list[Job] = field(default_factory=list)
     idempotency: IdempotencyClaim | None = None
+    settled: bool = False
 
     async def reserve(self) -> None:
         """Wait for this request's turn at the connection pool (once per request)."""
@@ -55,6 +57,8 @@ class UnitOfWork:
 
     @property
     def session(self) -> Session:
+        if self.settled:
+            raise RuntimeError("the request's transaction is already settled")
         if self._session is None:
             self._session = self.database.session()
             # Lets domain code that holds only the session queue after-commit jobs.
@@ -64,8 +68,42 @@ class UnitOfWork:
     def enqueue(self, name: str, **kwargs: Any) -> None:
         self.jobs.append(Job(name, kwargs))
 
+    @property
+    def needs_thread(self) -> bool:
+        """Whether ``finish`` talks to the database: not when no statement ran (a request that
+        never opened a transaction has nothing to commit, nor a claim to complete)."""
+        return self.idempotency is not None or (self._session is not None and self._session.in_transaction())
+
+    async def read_and_settle(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` on the session and settle the transaction in the same worker thread:
+        committed when ``work`` returns, rolled back when it raises. For reads answered from
+        what ``work`` returns, one thread hop instead of two; the response is built after the
+        commit, so the one-transaction guarantee holds. Not with an idempotency claim, whose
+        completion needs the answer."""
+        if self.idempotency is not None:
+            raise RuntimeError("an idempotent request settles with its answer")
+        await self.reserve()
+
+        def run() -> T:
+            try:
+                result = work(self.session)
+            except BaseException:
+                self.finish(success=False)
+                raise
+            self.finish(success=True)
+            return result
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        finally:
+            self.end_turn()
+
     def finish(self, *, success: bool, status: int = 0, body: bytes = b"") -> None:
-        """Commit or roll back; blocking, so callers run it in a worker thread."""
+        """Commit or roll back; blocking when ``needs_thread``, so callers then run it in a
+        worker thread."""
+        if self.settled:
+            return
+        self.settled = True
         session = self._session
         committed = False
         try:
@@ -108,7 +146,12 @@ class UnitOfWorkMiddleware:
 
         async def settle(success: bool, status: int = 0, body: bytes = b"") -> None:
             try:
-                await anyio.to_thread.run_sync(lambda: uow.finish(success=success, status=status, body=body))
+                if uow.needs_thread:
+                    await anyio.to_thread.run_sync(
+                        lambda: uow.finish(success=success, status=status, body=body)
+                    )
+                else:
+                    uow.finish(success=success, status=status, body=body)
             finally:
                 uow.end_turn()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import AnyKey
 from app.kit.errors import Invalid
@@ -52,3 +53,33 @@ def test_a_failure_rolls_back_and_drops_the_jobs(
         assert error_of(response, 422)["field"] == "outcome"
     assert count_rows(owner_engine, "users", tenant.workspace_id) == 0
     assert sink.jobs == []
+
+
+@pytest.fixture
+def read_route(api):
+    """A route whose work runs and settles in one worker thread (``read_and_settle``)."""
+
+    async def read(request: Request, _auth: AnyKey, outcome: str) -> dict[str, str]:
+        uow = unit_of_work(request)
+
+        def work(session: Session) -> str:
+            users.upsert(session, "settled", profile={}, changes=AttributeChanges())
+            if outcome == "refused":
+                raise Invalid("refused on purpose", field="outcome")
+            return outcome
+
+        answer = await uow.read_and_settle(work)
+        with pytest.raises(RuntimeError, match="settled"):
+            uow.session  # the transaction is over: no second one in the same request
+        return {"outcome": answer}
+
+    api.add_api_route("/test/read", read, methods=["POST"])
+
+
+@pytest.mark.parametrize(("outcome", "status", "rows"), [("fine", 200, 1), ("refused", 422, 0)])
+def test_work_settled_in_its_thread_commits_or_rolls_back(
+    client, tenant, owner_engine, read_route, outcome, status, rows
+):
+    response = client.post("/test/read", params={"outcome": outcome}, headers=tenant.secret_headers)
+    assert response.status_code == status
+    assert count_rows(owner_engine, "users", tenant.workspace_id) == rows
