@@ -9,13 +9,18 @@ BYPASSRLS, so the policies hold even when the login user owns the tables.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, false
+import psycopg
+from psycopg import pq
+from psycopg.errors import error_from_result
+from psycopg.generators import execute
+from sqlalchemy import Engine, create_engine, event, exc, false
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker, with_loader_criteria
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -78,9 +83,9 @@ def _make_engine(settings: Settings) -> Engine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
     )
     role, timeout = settings.database_role, settings.statement_timeout_ms
+    _ping_after_idle(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -91,6 +96,30 @@ def _make_engine(settings: Settings) -> Engine:
         dbapi_conn.commit()
 
     return engine
+
+
+# A connection is checked before use only after it sat idle this long. Pinging on every checkout
+# (SQLAlchemy's pre_ping) cost a round trip per request and per dispatch chunk; a connection
+# back in the pool within seconds is as alive as a ping would show, and one that broke anyway
+# (the server restarted just then) fails that request and is replaced.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            # The pool drops this connection and checks out another (a fresh one if need be).
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def ensure_sqlite_folder(url: str) -> None:
@@ -139,8 +168,8 @@ def current_workspace(session: Session) -> uuid.UUID:
 
 
 _SET_RLS = (
-    "SELECT set_config('nudge.workspace_id', %s, true), set_config('nudge.operator_id', %s, true),"
-    " set_config('nudge.system', %s, true)"
+    "SELECT set_config('nudge.workspace_id', '{workspace}', true),"
+    " set_config('nudge.operator_id', '{operator}', true), set_config('nudge.system', '{system}', true)"
 )
 
 
@@ -149,17 +178,25 @@ def _set_rls(session: Session, connection: Any) -> None:
         return
     workspace_id = session.info.get(WORKSPACE_KEY)
     operator_id = session.info.get(OPERATOR_KEY)
-    # On the driver's cursor: once per transaction, and SQLAlchemy's compile-and-result path
-    # cost more client CPU than the statement itself.
-    with connection.connection.cursor() as cursor:
-        cursor.execute(
-            _SET_RLS,
-            (
-                str(workspace_id) if workspace_id else "",
-                str(operator_id) if operator_id else "",
-                "on" if session.info.get(SYSTEM_KEY) else "",
-            ),
-        )
+    # Ids as canonical UUID text and a fixed flag: nothing else can reach the statement.
+    statement = _SET_RLS.format(
+        workspace=uuid.UUID(str(workspace_id)) if workspace_id else "",
+        operator=uuid.UUID(str(operator_id)) if operator_id else "",
+        system="on" if session.info.get(SYSTEM_KEY) else "",
+    )
+    driver = connection.connection.dbapi_connection
+    # Once per transaction, as a simple query on the driver's connection: at the transaction's
+    # start the driver would send its BEGIN on a round trip of its own before this statement;
+    # sent together they take one. The driver reads the server's transaction status, so it
+    # sends no BEGIN of its own after.
+    if driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        statement = f"BEGIN; {statement}"
+    driver.pgconn.send_query(statement.encode())
+    result = driver.wait(execute(driver.pgconn))[-1]
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        if driver.pgconn.status == pq.ConnStatus.BAD:
+            raise psycopg.OperationalError(f"the connection is lost: {driver.pgconn.get_error_message()}")
+        raise error_from_result(result, encoding=driver.info.encoding)
 
 
 @event.listens_for(Session, "after_begin")

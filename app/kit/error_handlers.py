@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.idempotency.dependencies import IdempotentReplay
@@ -134,6 +135,16 @@ def _data_error(_request: Request, exc: Exception) -> Response:
     )
 
 
+def _database_unavailable(_request: Request, _exc: Exception) -> Response:
+    # The server went away (a restart, a failover) or cancelled the statement: the transaction
+    # is rolled back and the same request can be sent again.
+    return JsonResponse(
+        error_body(ErrorCode.unavailable, "the database is unavailable or did not answer in time; retry"),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def _replay(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdempotentReplay)
     return Response(
@@ -150,3 +161,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IdempotentReplay, _replay)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)

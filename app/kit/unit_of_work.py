@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -113,13 +114,23 @@ class UnitOfWork:
                 session.commit()
                 committed = True
             elif session is not None:
-                session.rollback()
+                _roll_back(session)
         finally:
             if session is not None:
                 session.close()
             # A commit that failed leaves nothing to replay: free the key for the retry.
             if not committed and self.idempotency is not None:
                 self.idempotency.release()
+
+
+def _roll_back(session: Session) -> None:
+    try:
+        session.rollback()
+    except DBAPIError as error:
+        # The connection died (its failure may be why the request failed) and took the
+        # transaction with it: nothing to undo, and the pool replaces the connection.
+        if not error.connection_invalidated:
+            raise
 
 
 def unit_of_work(request: Request) -> UnitOfWork:
