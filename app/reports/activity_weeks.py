@@ -3,6 +3,9 @@
 first_seen_at. Weeks are local calendar weeks on the clock of the workspace's
 ``activity_weeks_zone``; the report reads the rollup only while that is the workspace's zone.
 
+It counts every event of a user's cohort week: ingest keeps first_seen_at at or before each of
+the user's events (widening it), so none falls before it.
+
 Kept equal to the events and users:
 - ingest adds the weeks of the events it stores (Postgres: in the events insert itself;
   SQLite: ``record``), with the cohort of the user's first_seen_at as it reads it;
