@@ -39,7 +39,6 @@ MAX_PROPERTIES_BYTES = 32 * 1024
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 
-
 # Users are found by external id in the same statement. Rows go in in the order given (see
 # _insert_pg); a user missing here would leave user_id NULL and fail the statement, not vanish.
 # The activity rollup gets the (user, UTC day) of the events actually stored (a duplicate

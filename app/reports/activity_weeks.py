@@ -14,7 +14,7 @@ Kept equal to the events and users:
 - a zone change leaves the rollup in its old zone (still exact there): the report computes from
   the events until ``reports.rebuild_activity_weeks`` rebuilds it in the new zone;
 - events retention keeps the rows, like the day rollup: cohorts keep counting the weeks whose
-  events were purged.
+  events were purged (a rebuild, which reads the events, drops them).
 
 Writers read ``activity_weeks_zone`` under ``FOR KEY SHARE`` and the rebuild takes the
 workspace row ``FOR UPDATE`` first, so a rebuild waits for the writers in flight and the

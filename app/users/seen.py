@@ -45,7 +45,8 @@ ON CONFLICT (workspace_id, external_id) DO NOTHING
 """
 
 # Lock the rows that need widening in id order first (LockRows sits above the sort), then
-# update them; rows already wide enough (such as users just created) are left alone.
+# update them; rows already wide enough (such as users just created) are left alone. Returns
+# the users whose first_seen_at is now the one seen (moved back, or equal to it already).
 _WIDEN_PG = """
 WITH due AS (
   SELECT u.id, seen.first_seen_at, seen.last_seen_at
@@ -55,13 +56,15 @@ WITH due AS (
   WHERE u.first_seen_at > seen.first_seen_at OR u.last_seen_at < seen.last_seen_at
   ORDER BY u.id
   FOR NO KEY UPDATE OF u
+), widened AS (
+  UPDATE users u
+  SET first_seen_at = least(u.first_seen_at, due.first_seen_at),
+      last_seen_at = greatest(u.last_seen_at, due.last_seen_at)
+  FROM due
+  WHERE u.workspace_id = %(workspace)b AND u.id = due.id
+  RETURNING u.id, u.first_seen_at = due.first_seen_at AS moved_back
 )
-UPDATE users u
-SET first_seen_at = least(u.first_seen_at, due.first_seen_at),
-    last_seen_at = greatest(u.last_seen_at, due.last_seen_at)
-FROM due
-WHERE u.workspace_id = %(workspace)b AND u.id = due.id
-RETURNING u.id, u.first_seen_at = due.first_seen_at
+SELECT id FROM widened WHERE moved_back
 """
 
 
@@ -135,7 +138,7 @@ def _widen_pg(session: Session, seen: Mapping[str, SeenSpan]) -> set[uuid.UUID]:
     }
     with sql.pg_cursor(session) as cur:
         cur.execute(_WIDEN_PG, params)
-        return {user_id for user_id, moved_back in cur.fetchall() if moved_back}
+        return {user_id for (user_id,) in cur.fetchall()}
 
 
 def _widen(session: Session, seen: Mapping[str, SeenSpan]) -> None:
