@@ -306,8 +306,8 @@ def main() -> None:
             for w, label in ((workspace, "bench"), (noise, "noise")):
                 conn.execute(
                     text(
-                        "INSERT INTO workspaces (id, name, timezone, created_at, updated_at) "
-                        "VALUES (:id, :n, 'UTC', :t, :t)"
+                        "INSERT INTO workspaces (id, name, timezone, activity_weeks_zone, created_at, "
+                        "updated_at) VALUES (:id, :n, 'UTC', 'UTC', :t, :t)"
                     ),
                     {"id": w, "n": label, "t": now},
                 )

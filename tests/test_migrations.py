@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, MetaData, String, create_engine, inspect
+from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, select
 
+from app.kit.ids import uuid7
 from app.kit.migrate import alembic_config, upgrade
-from app.models import Base
+from app.models import Base, Event, User, UserActivityWeek, Workspace
+from app.users.service import new_user_row
 from tests.fixtures.databases import create_postgres_database, create_sqlite_database, drop_postgres_database
 
 
@@ -64,3 +68,61 @@ def test_downgrade_to_base_and_upgrade_again(scratch_url):
     upgrade(scratch_url)
     assert differences(scratch_url) == []
     upgrade(scratch_url)  # at head already: nothing to do, nothing breaks
+
+
+def test_the_weekly_rollup_is_filled_from_the_events_stored_before(scratch_url):
+    """Migration 0018 fills the rollup from the events, in each workspace's zone."""
+    command.downgrade(alembic_config(scratch_url), "0017")
+    workspaces_0017 = Table(
+        "workspaces",
+        MetaData(),
+        *(c._copy() for c in Workspace.__table__.c if c.name != "activity_weeks_zone"),
+    )
+    workspace_id, user_id, now = uuid7(), uuid7(), datetime(2026, 4, 1, tzinfo=UTC)
+    first = datetime(2026, 3, 22, 23, 30, tzinfo=UTC)  # Monday 23 March, 00:30 in Berlin
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                workspaces_0017.insert(),
+                {
+                    "id": workspace_id,
+                    "name": "w",
+                    "timezone": "Europe/Berlin",
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            conn.execute(
+                User.__table__.insert(), {**new_user_row(workspace_id, "a", first, now, now), "id": user_id}
+            )
+            conn.execute(
+                Event.__table__.insert(),
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "id": uuid7(),
+                        "user_id": user_id,
+                        "name": "e",
+                        "occurred_at": at,
+                        "received_at": at,
+                        "properties": {},
+                        "message_id": None,
+                    }
+                    for at in (first, first + timedelta(hours=1), first + timedelta(days=7))
+                ],
+            )
+        upgrade(scratch_url)
+        week = UserActivityWeek.__table__
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(week.c.user_id, week.c.week, week.c.cohort).order_by(week.c.week)
+            ).all()
+            zone = conn.scalar(select(Workspace.__table__.c.activity_weeks_zone))
+    finally:
+        engine.dispose()
+    assert zone == "Europe/Berlin"
+    assert [tuple(r) for r in rows] == [
+        (user_id, date(2026, 3, 23), date(2026, 3, 23)),
+        (user_id, date(2026, 3, 30), date(2026, 3, 23)),
+    ]

@@ -29,6 +29,7 @@ from app.kit.error_handlers import field_path
 from app.kit.errors import Invalid, NudgeError, TooLarge
 from app.kit.ids import uuid7_many
 from app.models import Event
+from app.reports import activity_weeks
 from app.segments import activity as segment_activity
 from app.users.seen import SeenSpan, create_unknown_users, user_ids, widen_seen
 
@@ -42,7 +43,9 @@ _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 # _insert_pg); a user missing here would leave user_id NULL and fail the statement, not vanish.
 # The activity rollup gets the (user, UTC day) of the events actually stored (a duplicate
 # message id adds no day) from RETURNING, sorted like its primary key so concurrent batches
-# wait on each other in one order.
+# wait on each other in one order. So does the weekly rollup (app/reports/activity_weeks.py),
+# with the cohort of the user's first_seen_at as stored: widening it afterwards moves the
+# cohort if it moved back.
 _INSERT_PG = """
 WITH stored AS (
   INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
@@ -58,6 +61,16 @@ WITH stored AS (
 ), days AS (
   INSERT INTO user_activity_days (workspace_id, user_id, day)
   SELECT DISTINCT %(workspace)b::uuid, user_id, (occurred_at AT TIME ZONE 'UTC')::date FROM stored
+  ORDER BY 1, 2, 3
+  ON CONFLICT DO NOTHING
+), weeks AS (
+  INSERT INTO user_activity_weeks (workspace_id, user_id, week, cohort)
+  SELECT DISTINCT %(workspace)b::uuid, s.user_id,
+         date_trunc('week', s.occurred_at AT TIME ZONE z.activity_weeks_zone)::date,
+         date_trunc('week', u.first_seen_at AT TIME ZONE z.activity_weeks_zone)::date
+  FROM stored s
+  JOIN users u ON u.workspace_id = %(workspace)b AND u.id = s.user_id
+  CROSS JOIN (SELECT activity_weeks_zone FROM workspaces WHERE id = %(workspace)b FOR KEY SHARE) z
   ORDER BY 1, 2, 3
   ON CONFLICT DO NOTHING
 )
@@ -155,6 +168,10 @@ def ingest(session: Session, events: Sequence[TrackedEvent], received_at: dateti
     journeys.listener.handoff(session, workspace_id, zip(ids, names, strict=True))
     # Last before the commit: widening locks the users' rows until then.
     widen_seen(session, spans)
+    if not sql.is_postgres(session):
+        stored = [(e.external_id, e.occurred_at) for event_id, e in zip(ids, events, strict=True) if event_id]
+        users = user_ids(session, {key for key, _ in stored})
+        activity_weeks.record(session, workspace_id, [(users[key], at) for key, at in stored])
     return ids
 
 

@@ -63,6 +63,12 @@ def utc_to_local(instant: datetime, zone_name: str) -> datetime:
     return _wall(instant.astimezone(UTC), zone(zone_name))
 
 
+def local_week(instant: datetime, zone_name: str) -> date:
+    """The Monday of the local calendar week ``instant`` falls in, read on the zone's clock."""
+    day = utc_to_local(instant, zone_name).date()
+    return day - timedelta(days=day.weekday())
+
+
 def next_local_time(after: datetime, wall: time, zone_name: str) -> datetime:
     """The first instant at or after ``after`` when the clock in ``zone_name`` reads ``wall``
     (or, on a DST-gap day, the instant local_to_utc gives for it)."""

@@ -28,6 +28,7 @@ from app.models.send import Send, SendStatus
 from app.models.trigger_entry import TriggerEntry
 from app.models.user import Channel, SubscriptionState, User
 from app.models.user_activity_day import UserActivityDay
+from app.models.user_activity_week import UserActivityWeek
 from app.models.user_erasure import UserErasure
 from app.models.variable import Variable
 from app.models.workspace import Workspace
@@ -72,6 +73,7 @@ __all__ = [
     "TriggerEntry",
     "User",
     "UserActivityDay",
+    "UserActivityWeek",
     "UserErasure",
     "Variable",
     "Workspace",

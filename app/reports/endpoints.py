@@ -123,5 +123,5 @@ def retention(
     zone = _zone(session)
     last = end or today(utcnow(), zone)
     span = period(last - timedelta(weeks=weeks - 1), last, "week", zone)
-    rows = workspace_reports.retention(session, current_workspace(session), span)
+    rows = workspace_reports.retention(session, current_workspace(session), span, zone)
     return respond(request, {"zone": zone, "cohorts": rows}, format, "retention")

@@ -1,6 +1,7 @@
 """Conversion attribution in the background: every minute, for each campaign with a goal whose
 windows may still be open, the goal events received since its mark, then the mark moves on.
-Reports also attribute the events after the mark before they count."""
+Reports also attribute the events after the mark before they count. And the weekly activity
+rollup of workspaces whose zone changed is rebuilt."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from app.kit.db import scope_to_system
-from app.models import Campaign, CampaignStatus
+from app.models import Campaign, CampaignStatus, Workspace
 from app.models.base import utcnow
-from app.reports import conversions
+from app.reports import activity_weeks, conversions
 from app.worker.registry import TaskContext, task
 
 # The longest goal window (90 days) after a campaign finished, nothing more can convert.
@@ -42,3 +43,19 @@ def attribute_campaign(ctx: TaskContext, *, workspace_id: str, campaign_id: str)
     with ctx.database.transaction(workspace) as session:
         campaign = session.get(Campaign, (workspace, campaign_key))
         return 0 if campaign is None else conversions.catch_up(session, campaign, now=utcnow())
+
+
+@task("reports.rebuild_activity_weeks", every_s=60)
+def rebuild_activity_weeks(ctx: TaskContext) -> int:
+    """Rebuild the weekly activity rollup of each workspace whose zone changed (the retention
+    report computes from the events meanwhile)."""
+    with ctx.database.session() as session:
+        scope_to_system(session)
+        due = session.scalars(
+            select(Workspace.id).where(Workspace.activity_weeks_zone != Workspace.timezone)
+        ).all()
+    rebuilt = 0
+    for workspace_id in due:
+        with ctx.database.transaction(workspace_id) as session:
+            rebuilt += activity_weeks.rebuild(session, workspace_id)
+    return rebuilt

@@ -5,13 +5,14 @@ Core queries, so each filters on workspace_id explicitly."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Delivery, Event, User
+from app.models import Delivery, Event, User, Workspace
+from app.reports import activity_weeks
 from app.reports.conversions import SENT_STATUSES
 from app.reports.periods import Period, period
 from app.reports.sql import bucket_index
@@ -88,11 +89,22 @@ def daily(session: Session, workspace_id: uuid.UUID, span: Period) -> dict[str, 
     }
 
 
-def retention(session: Session, workspace_id: uuid.UUID, weeks: Period) -> Rows:
+def retention(session: Session, workspace_id: uuid.UUID, weeks: Period, zone: str) -> Rows:
     """Cohorts by the local week users were first seen; for each later week, how many of them
-    had an event in it (week 0 is the cohort's own week)."""
+    had an event in it (week 0 is the cohort's own week). From the weekly rollup while it is
+    kept in ``zone``, else (after a zone change, until it is rebuilt) from the events."""
     sizes = cohort_sizes(session, workspace_id, weeks)
-    return cohorts(weeks, sizes, retained(session, workspace_id, weeks))
+    kept_in = session.scalar(select(Workspace.activity_weeks_zone).where(Workspace.id == workspace_id))
+    counted = retained_weeks if kept_in == zone else retained
+    return cohorts(weeks, sizes, counted(session, workspace_id, weeks))
+
+
+def retained_weeks(session: Session, workspace_id: uuid.UUID, weeks: Period) -> dict[tuple[int, int], int]:
+    """``retained`` from the weekly rollup (by (cohort, week) index)."""
+    mondays = [datetime.fromisoformat(label).date() for label in weeks.labels]
+    index = {monday: i for i, monday in enumerate(mondays, start=1)}
+    counts = activity_weeks.retained(session, workspace_id, mondays[0], mondays[-1] + timedelta(weeks=1))
+    return {(index[c], index[w]): n for (c, w), n in counts.items()}
 
 
 def _cohort(session: Session, weeks: Period) -> Any:

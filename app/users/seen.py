@@ -20,6 +20,7 @@ from app.kit.db import current_workspace
 from app.kit.ids import uuid7_many
 from app.models import SubscriptionState, User
 from app.models.base import utcnow
+from app.reports import activity_weeks
 from app.users.service import new_user_row
 
 SeenSpan = tuple[datetime, datetime]  # the first and last time a call saw a user
@@ -44,7 +45,8 @@ ON CONFLICT (workspace_id, external_id) DO NOTHING
 """
 
 # Lock the rows that need widening in id order first (LockRows sits above the sort), then
-# update them; rows already wide enough (such as users just created) are left alone.
+# update them; rows already wide enough (such as users just created) are left alone. Returns
+# the users whose first_seen_at is now the one seen (moved back, or equal to it already).
 _WIDEN_PG = """
 WITH due AS (
   SELECT u.id, seen.first_seen_at, seen.last_seen_at
@@ -54,12 +56,15 @@ WITH due AS (
   WHERE u.first_seen_at > seen.first_seen_at OR u.last_seen_at < seen.last_seen_at
   ORDER BY u.id
   FOR NO KEY UPDATE OF u
+), widened AS (
+  UPDATE users u
+  SET first_seen_at = least(u.first_seen_at, due.first_seen_at),
+      last_seen_at = greatest(u.last_seen_at, due.last_seen_at)
+  FROM due
+  WHERE u.workspace_id = %(workspace)b AND u.id = due.id
+  RETURNING u.id, u.first_seen_at = due.first_seen_at AS moved_back
 )
-UPDATE users u
-SET first_seen_at = least(u.first_seen_at, due.first_seen_at),
-    last_seen_at = greatest(u.last_seen_at, due.last_seen_at)
-FROM due
-WHERE u.workspace_id = %(workspace)b AND u.id = due.id
+SELECT id FROM widened WHERE moved_back
 """
 
 
@@ -86,13 +91,16 @@ def create_unknown_users(session: Session, seen: Mapping[str, SeenSpan]) -> None
 
 
 def widen_seen(session: Session, seen: Mapping[str, SeenSpan]) -> None:
-    """Move first_seen_at back and last_seen_at forward where ``seen`` goes beyond them."""
+    """Move first_seen_at back and last_seen_at forward where ``seen`` goes beyond them, and
+    the retention cohort of the users whose first_seen_at moved back."""
     if not seen:
         return
     if sql.is_postgres(session):
-        _widen_pg(session, seen)
+        moved_back = _widen_pg(session, seen)
     else:
         _widen(session, seen)
+        moved_back = set(user_ids(session, list(seen)).values())  # SQLite: check them all
+    activity_weeks.move_cohorts(session, current_workspace(session), moved_back)
 
 
 def user_ids(session: Session, external_ids: Collection[str]) -> dict[str, uuid.UUID]:
@@ -120,7 +128,8 @@ def _create_unknown_pg(session: Session, seen: Mapping[str, SeenSpan]) -> None:
         cur.execute(_CREATE_PG, params)
 
 
-def _widen_pg(session: Session, seen: Mapping[str, SeenSpan]) -> None:
+def _widen_pg(session: Session, seen: Mapping[str, SeenSpan]) -> set[uuid.UUID]:
+    """Widen; returns the users whose first_seen_at moved back."""
     params = {
         "workspace": current_workspace(session),
         "external_ids": list(seen),
@@ -129,6 +138,7 @@ def _widen_pg(session: Session, seen: Mapping[str, SeenSpan]) -> None:
     }
     with sql.pg_cursor(session) as cur:
         cur.execute(_WIDEN_PG, params)
+        return {user_id for (user_id,) in cur.fetchall()}
 
 
 def _widen(session: Session, seen: Mapping[str, SeenSpan]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from app.kit.db import Database
 from app.kit.ids import uuid7
 from app.models import Delivery, Event, Send
+from app.reports import activity_weeks
 from tests.campaigns.helpers import T0, campaign_body
 from tests.fixtures.assertions import ok
 
@@ -83,6 +84,8 @@ def add_events(
     ]
     with database.transaction(workspace_id) as session:
         session.execute(Event.__table__.insert(), rows)
+        # What ingest writes with them: the retention report reads the weekly rollup.
+        activity_weeks.record(session, workspace_id, [(r["user_id"], r["occurred_at"]) for r in rows])
 
 
 def add_send(
