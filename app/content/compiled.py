@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.delivery.rules import assign_variant
@@ -30,7 +30,12 @@ from app.segments.validation import parse_definition
 
 log = logging.getLogger(__name__)
 users = User.__table__
+variables_table = Variable.__table__
+segments_table = Segment.__table__
 MAX_STATEMENTS = 64  # distinct ``?keys=`` selections remembered per compiled set
+# A statement's relative dates ("in the last 30 days", up to now) are fixed when it is
+# rendered: rendered again past this age, so what a user just did counts within it.
+NOW_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class CompiledSet:
     conditions: list[SegmentDefinition]
     compiled_at: float
     dialect: str
+    stamp: tuple[tuple[Any, ...], ...]
     _statements: dict[frozenset[int], UserQuery] = field(default_factory=dict)
 
     def resolve(
@@ -85,7 +91,7 @@ class CompiledSet:
 
     def _statement(self, session: Session, needed: frozenset[int]) -> UserQuery:
         statement = self._statements.get(needed)
-        if statement is None:
+        if statement is None or time.monotonic() - statement.rendered_at > NOW_S:
             now = utcnow()
             columns = [
                 member_predicate(self.workspace_id, self.conditions[i], dialect=self.dialect, now=now).label(
@@ -112,6 +118,7 @@ class UserQuery:
     every request, about half of the endpoint's CPU."""
 
     statement: Select[Any]
+    rendered_at: float = field(default_factory=time.monotonic)
     sql: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -126,7 +133,7 @@ class UserQuery:
             bind = compiled.binds.get(name)
             process = bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
             params[name] = process(value) if process is not None else value
-        return cls(statement, compiled.string, params)
+        return cls(statement, sql=compiled.string, params=params)
 
     def run(self, session: Session, external_id: str) -> Mapping[str, Any] | None:
         if self.sql is None:
@@ -145,6 +152,7 @@ def compile_set(session: Session) -> CompiledSet:
     """The session's workspace's unarchived variables, with every rule's segment resolved now
     (so a changed saved segment is followed at the next compile)."""
     workspace_id = current_workspace(session)
+    stamp = content_stamp(session)  # read first: a change landing meanwhile shows at the next check
     variables = list(session.scalars(select(Variable).where(Variable.archived_at.is_(None))))
     saved_ids = {uuid.UUID(r["segment_id"]) for v in variables for r in v.rules if "segment_id" in r}
     saved = (
@@ -176,7 +184,22 @@ def compile_set(session: Session) -> CompiledSet:
         for v in variables
     }
     dialect = session.get_bind().dialect.name
-    return CompiledSet(workspace_id, compiled, conditions, time.monotonic(), dialect)
+    return CompiledSet(workspace_id, compiled, conditions, time.monotonic(), dialect, stamp)
+
+
+def content_stamp(session: Session) -> tuple[tuple[Any, ...], ...]:
+    """What the compiled set depends on, in one small query: every change to a variable adds
+    to its version (and a new or deleted one changes the count); every change to a segment,
+    which rules name or embed, moves its ``updated_at``."""
+    workspace_id = current_workspace(session)
+    versions = func.coalesce(func.sum(variables_table.c.version), 0)
+    variables = select(func.count(), versions, func.max(variables_table.c.updated_at)).where(
+        variables_table.c.workspace_id == workspace_id
+    )
+    segments = select(func.count(), literal(0), func.max(segments_table.c.updated_at)).where(
+        segments_table.c.workspace_id == workspace_id
+    )
+    return tuple(tuple(row) for row in session.execute(variables.union_all(segments)))
 
 
 def _definition(
