@@ -233,7 +233,7 @@
 
   function drawRules() {
     var reentry = doc.reentry || (doc.reentry = { mode: "once" });
-    var box = el("fieldset", { "class": "seg-group", "data-path": "definition.reentry" }, [el("legend", { text: "Re-entry and goals" })]);
+    var box = el("fieldset", { "class": "seg-group", "data-path": "definition.reentry" }, [el("legend", { text: "Re-entry, goals and conversion" })]);
     var row = el("div", { "class": "seg-row" });
     row.appendChild(choose(reentry, "mode", "A user may enter", [["once", "once ever"], ["every_n_days", "again after some days"], ["whenever", "again once their last pass ended"]], "definition.reentry.mode", function () {
       if (reentry.mode === "every_n_days") reentry.days = reentry.days || 7; else delete reentry.days;
@@ -251,7 +251,26 @@
     });
     box.appendChild(list);
     box.appendChild(el("div", { "class": "seg-adds" }, [button("+ Goal", function () { goals.push({ event: "" }); restructure(); }, "")]));
+    box.appendChild(drawConversion());
     return box;
+  }
+
+  // The event that counts as a conversion of the journey's messages (a campaign goal's shape).
+  function drawConversion() {
+    var path = "definition.conversion";
+    var conversion = doc.conversion;
+    if (!conversion) {
+      return el("div", { "class": "seg-adds" }, [button("+ Conversion event", function () {
+        doc.conversion = { event: "", window_hours: 72, after: "delivery" };
+        restructure();
+      }, "")]);
+    }
+    var row = el("div", { "class": "seg-row", "data-path": path });
+    row.appendChild(text(conversion, "event", "Conversion event (credited to the last message)", path + ".event"));
+    row.appendChild(number(conversion, "window_hours", "Within hours", path + ".window_hours"));
+    row.appendChild(choose(conversion, "after", "Counted from", [["delivery", "the send"], ["open", "the open"]], path + ".after"));
+    row.appendChild(button("Remove conversion", function () { delete doc.conversion; restructure(); }, "btn-ghost btn-danger-text"));
+    return row;
   }
 
   // Steps ---------------------------------------------------------------------------------------

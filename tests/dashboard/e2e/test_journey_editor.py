@@ -62,6 +62,12 @@ def test_building_saving_and_launching_a_journey(live_server, new_page, screensh
         "next": "send_1",
     }
     assert built["steps"][1]["next"] == "done"
+    rules = page.locator('fieldset[data-path="definition.reentry"]')
+    rules.get_by_role("button", name="+ Conversion event").click()
+    conversion = page.locator('[data-path="definition.conversion"]')
+    conversion.get_by_label("Conversion event (credited to the last message)").fill("purchase")
+    conversion.get_by_label("Within hours").fill("24")
+    assert _document(page)["conversion"] == {"event": "purchase", "window_hours": 24, "after": "delivery"}
     screenshot(page, "41-journey-editor")
 
     page.get_by_role("button", name="Create journey").click()
@@ -75,6 +81,7 @@ def test_building_saving_and_launching_a_journey(live_server, new_page, screensh
     with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {key}"}) as api:
         stored = api.get(f"/v1/journeys/{journey_id}").json()
     assert stored["status"] == "live" and stored["name"] == "Cart reminder"
+    assert stored["definition"]["conversion"]["event"] == "purchase"
     assert _document(page) == stored["definition"]
     assert stored["definition"]["steps"][1]["variants"][0]["content"] == {
         "title": "Still thinking?",
