@@ -31,8 +31,16 @@ def serve(
     workers: Annotated[int, typer.Option(help="API processes (Postgres with a broker only)")] = 1,
 ) -> None:
     """Run the API. Without a broker it also runs the worker and scheduler in-process."""
+    import os
+
     import uvicorn
 
+    # Links Nudge prints and sends (dashboard, tracking, unsubscribe) name this server unless
+    # the operator set its public address.
+    if "NUDGE_PUBLIC_BASE_URL" not in os.environ:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
+        address = f"[{shown}]" if ":" in shown else shown
+        os.environ["NUDGE_PUBLIC_BASE_URL"] = f"http://{address}:{port}"
     settings = get_settings()
     if workers > 1:
         _share_metrics_between_processes()

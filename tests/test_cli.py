@@ -6,15 +6,18 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.kit.settings import get_settings
+from tests.campaigns.processes import free_port
 from tests.fixtures.assertions import error_of, ok
 from tests.fixtures.databases import TEST_SECRET
 from tests.fixtures.factories import count_rows
@@ -113,3 +116,37 @@ def test_nudge_migrate_builds_a_fresh_database(tmp_path):
     engine = create_engine(url)
     assert {"workspaces", "users", "events", "devices", "api_keys"} <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_serve_on_an_empty_folder_builds_the_demo_and_names_its_own_address(tmp_path):
+    """The README's first command, on a port of its own: the links it prints name that port."""
+    port = free_port()
+    command = Path(sys.executable).with_name("nudge")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NUDGE_")}
+    server = subprocess.Popen(
+        [command, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**environment, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        printed = []
+        for line in server.stdout:  # type: ignore[union-attr]
+            printed.append(line)
+            if line.startswith("Dashboard:"):
+                break
+        assert f"http://127.0.0.1:{port}/dashboard/" in printed[-1], printed
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "nudge serve did not answer /healthz"
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
