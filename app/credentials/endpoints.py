@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
@@ -70,7 +71,8 @@ async def set_provider(
             await vet_at_save(str(values.url), allow_private=allow_private)
         except TargetRefused as exc:
             raise Invalid(f"url: {exc}", field="url") from None
-    return service.save(session, credential_box(request), provider, values)
+    # The body is read on the event loop; the statements run in a worker thread.
+    return await anyio.to_thread.run_sync(service.save, session, credential_box(request), provider, values)
 
 
 @router.delete("/{provider}", status_code=204, summary="Remove a provider's credentials")
