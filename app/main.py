@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.content.exposures import ExposureRecorder
 from app.delivery import backlog
 from app.kit import error_handlers
 from app.kit.body_limit import BodyLimitMiddleware
@@ -43,12 +44,16 @@ def create_app(
 
             sink = CelerySink(create_celery(settings))
 
+    exposures = ExposureRecorder(database)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector()
         if worker is not None:
             worker.start()
+        exposures.start()
         yield
+        exposures.stop()
         if worker is not None:
             worker.stop()
 
@@ -63,6 +68,7 @@ def create_app(
     app.state.database = database
     app.state.sink = sink
     app.state.worker = worker
+    app.state.exposures = exposures
     error_handlers.install(app)
     backlog.register(database)
     # Outermost last: the body limit wraps the unit of work so an oversized body rolls back;

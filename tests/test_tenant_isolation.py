@@ -69,6 +69,11 @@ def alice(client, tenant, database):
     rules = [{"segment_id": segment["id"], "value": "Pro"}]
     banner = {"key": "banner", "type": "string", "default": "Hi", "rules": rules}
     ok(client.post("/v1/variables", json=banner, headers=h), 201)
+    sizes = [{"key": "small", "value": 10}, {"key": "large", "value": 25}]
+    discount = {"key": "discount", "type": "number", "default": 0, "variants": sizes, "experiment": "spring"}
+    ok(client.post("/v1/variables", json=discount, headers=h), 201)
+    ok(client.get("/v1/content", params={"user": "alice"}, headers=h))
+    client.app.state.exposures.flush()  # alice's exposure is stored before anyone looks
     return {
         "device_id": device["id"],
         "key_id": key["id"],
@@ -99,6 +104,7 @@ def owner_view(client, owner_engine, tenant) -> dict:
         "delivery_policy": ok(client.get("/v1/delivery-policy", headers=h)),
         "variables": ok(client.get("/v1/variables", params={"archived": "true"}, headers=h)),
         "content": {u: ok(client.get("/v1/content", params={"user": u}, headers=h)) for u in users},
+        "experiment": ok(client.get("/v1/content/experiments/spring", params={"goal": "buy"}, headers=h)),
         "rows": {t: count_rows(owner_engine, t, tenant.workspace_id) for t in TENANT_TABLES},
     }
 
@@ -164,6 +170,7 @@ ID_ROUTES = {
     ("GET", "/v1/variables/{key}"): ("/v1/variables/banner", None, 403),
     ("PATCH", "/v1/variables/{key}"): ("/v1/variables/banner", {"default": "Stolen"}, 403),
     ("DELETE", "/v1/variables/{key}"): ("/v1/variables/banner", None, 403),
+    ("GET", "/v1/content/experiments/{experiment}"): ("/v1/content/experiments/spring?goal=buy", None, 403),
     ("POST", "/v1/devices/unregister"): (
         "/v1/devices/unregister",
         {"platform": "fcm", "token": "alice-phone"},

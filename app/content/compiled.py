@@ -44,11 +44,20 @@ class CompiledVariable:
     default: Any
     rules: tuple[tuple[int | None, Any], ...]  # (condition index, value); None never matches
     variants: tuple[dict[str, Any], ...]
+    experiment: str  # the variable's experiment, or its key: what its variants are assigned by
     seed: uuid.UUID
 
     @property
     def conditions(self) -> set[int]:
         return {c for c, _ in self.rules if c is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    values: dict[str, Any]
+    variants: dict[str, str]  # the variant served, by variable key
+    experiments: dict[str, str]  # the same, by experiment: the exposures to record
+    user_id: uuid.UUID | None  # None: a user Nudge does not know
 
 
 @dataclass
@@ -61,10 +70,8 @@ class CompiledSet:
     stamp: tuple[tuple[Any, ...], ...]
     _statements: dict[frozenset[int], UserQuery] = field(default_factory=dict)
 
-    def resolve(
-        self, session: Session, external_id: str, keys: Iterable[str] | None
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """``values`` and ``variants`` for one user. An unknown user gets every default."""
+    def resolve(self, session: Session, external_id: str, keys: Iterable[str] | None) -> Resolved:
+        """Values and variants for one user. An unknown user gets every default."""
         chosen = (
             [self.variables[k] for k in keys if k in self.variables]
             if keys is not None
@@ -76,6 +83,7 @@ class CompiledSet:
             row = self._statement(session, needed).run(session, external_id)
         values: dict[str, Any] = {}
         variants: dict[str, str] = {}
+        experiments: dict[str, str] = {}
         for variable in chosen:
             values[variable.key] = variable.default
             if row is None:
@@ -85,9 +93,9 @@ class CompiledSet:
                 values[variable.key] = matched[1]
             elif variable.variants:
                 key = assign_variant(variable.seed, row["id"], variable.variants, 0.0)
-                variants[variable.key] = key
+                variants[variable.key] = experiments[variable.experiment] = key
                 values[variable.key] = next(v["value"] for v in variable.variants if v["key"] == key)
-        return values, variants
+        return Resolved(values, variants, experiments, None if row is None else row["id"])
 
     def _statement(self, session: Session, needed: frozenset[int]) -> UserQuery:
         statement = self._statements.get(needed)
@@ -179,6 +187,7 @@ def compile_set(session: Session) -> CompiledSet:
             default=v.default_value,
             rules=tuple((condition(r, v.key), r["value"]) for r in v.rules),
             variants=tuple(v.variants),
+            experiment=v.experiment or v.key,
             seed=uuid.uuid5(workspace_id, f"experiment:{v.experiment or v.key}"),
         )
         for v in variables

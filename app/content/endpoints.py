@@ -12,12 +12,24 @@ from app.auth.dependencies import SecretKey
 from app.auth.user_signature import signed_user
 from app.content import service
 from app.content.cache import content_cache
-from app.content.schemas import ContentOut, VariableIn, VariableKey, VariableOut, VariablePage, VariableUpdate
+from app.content.experiment_results import results as experiment_results_of
+from app.content.exposures import exposure_recorder
+from app.content.schemas import (
+    ContentOut,
+    Experiment,
+    VariableIn,
+    VariableKey,
+    VariableOut,
+    VariablePage,
+    VariableUpdate,
+)
+from app.events.schemas import EventName
 from app.idempotency.dependencies import Idempotent
 from app.kit.errors import Invalid
 from app.kit.session import DbSession
 from app.kit.unit_of_work import unit_of_work
 from app.models import Variable
+from app.models.base import utcnow
 
 router = APIRouter(tags=["content"])
 
@@ -111,11 +123,34 @@ async def get_content(
     return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-store"})
 
 
+@router.get(
+    "/v1/content/experiments/{experiment}",
+    summary="A content experiment's results",
+    description="Per variant: the users first served it (`exposures`), those of them who did the "
+    "`goal` event within `window_hours` after (`conversions`), the rate with its 95% interval, and "
+    "each variant against the best one (one-sided tests, Bonferroni-corrected; `winner` only once "
+    "the best beats every other). The experiment is a variable's `experiment`, or its key.",
+)
+def experiment_results(
+    experiment: Annotated[Experiment, Path(description="The experiment, or the variable's key")],
+    session: DbSession,
+    _auth: SecretKey,
+    goal: Annotated[EventName, Query(description="The event that counts as a conversion")],
+    window_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 72,
+    alpha: Annotated[float, Query(gt=0, lt=0.5)] = 0.05,
+) -> dict[str, Any]:
+    return experiment_results_of(session, experiment, goal=goal, window_hours=window_hours, alpha=alpha)
+
+
 def _content(request: Request, session: Session, keys: list[str] | None) -> bytes:
     user = signed_user(request, session)
     compiled = content_cache(request.app.state).get(session)
-    values, variants = compiled.resolve(session, user.external_id, keys)
-    out: dict[str, Any] = {"values": values, "variants": variants}
+    resolved = compiled.resolve(session, user.external_id, keys)
+    if resolved.experiments and resolved.user_id is not None:
+        exposure_recorder(request.app.state).add(
+            compiled.workspace_id, resolved.user_id, resolved.experiments, utcnow()
+        )
+    out: dict[str, Any] = {"values": resolved.values, "variants": resolved.variants}
     return orjson.dumps(out)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -125,6 +126,29 @@ def compare(arms: Sequence[Arm], *, control: str | None = None, alpha: float = 0
         results.append(_result(arm, probability, lift, p_value, significant, needed))
     winner = _winner(results, reference.name, control is not None)
     return Comparison(results, reference.name, alpha, corrected, winner)
+
+
+def comparison_out(arms: Sequence[Arm], *, control: str | None, alpha: float) -> dict[str, Any]:
+    """``compare`` as a report's JSON; fewer than two arms are listed plainly, with no verdict."""
+    if len(arms) < 2:
+        plain = [
+            {"name": a.name, "conversions": a.conversions, "exposures": a.exposures, "rate": a.rate}
+            for a in arms
+        ]
+        return {"reference": None, "winner": None, "arms": plain}
+    result = compare(arms, control=control, alpha=alpha)
+    return {
+        "reference": result.reference,
+        "alpha": result.alpha,
+        "corrected_alpha": result.corrected_alpha,
+        "winner": result.winner,
+        "arms": [_arm_out(asdict(r)) for r in result.arms],
+    }
+
+
+def _arm_out(result: dict[str, Any]) -> dict[str, Any]:
+    low, high = result.pop("interval")
+    return {**result, "interval_low": low, "interval_high": high}
 
 
 def _result(

@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey, KeyKind
 from app.models.base import Base, TenantScoped
 from app.models.campaign import Campaign, CampaignStatus
+from app.models.content_exposure import ContentExposure
 from app.models.delivery import Delivery, DeliveryStatus
 from app.models.delivery_policy import DeliveryPolicy
 from app.models.device import Device, Platform
@@ -39,6 +40,7 @@ __all__ = [
     "Campaign",
     "CampaignStatus",
     "Channel",
+    "ContentExposure",
     "Delivery",
     "DeliveryPolicy",
     "DeliveryStatus",

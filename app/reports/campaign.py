@@ -5,14 +5,13 @@ workspace_id explicitly."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.delivery.rules import CONTROL
-from app.experiments.statistics import Arm, compare
+from app.experiments.statistics import Arm, comparison_out
 from app.models import Delivery, DeliveryStatus, Send
 from app.reports.conversions import CONTROL_STATUS, SENT_STATUSES
 from app.reports.periods import Period
@@ -169,26 +168,7 @@ def variants(
     if has_control and metric != "converted":
         arms = [a for a in arms if a.name != CONTROL]  # the control group opens and clicks nothing
         has_control = False
-    if len(arms) < 2:
-        return {"metric": metric, "reference": None, "winner": None, "arms": [_plain(a) for a in arms]}
-    result = compare(arms, control=CONTROL if has_control else None, alpha=alpha)
-    return {
-        "metric": metric,
-        "reference": result.reference,
-        "alpha": result.alpha,
-        "corrected_alpha": result.corrected_alpha,
-        "winner": result.winner,
-        "arms": [_arm_out(asdict(r)) for r in result.arms],
-    }
-
-
-def _plain(arm: Arm) -> dict[str, Any]:
-    return {"name": arm.name, "conversions": arm.conversions, "exposures": arm.exposures, "rate": arm.rate}
-
-
-def _arm_out(result: dict[str, Any]) -> dict[str, Any]:
-    low, high = result.pop("interval")
-    return {**result, "interval_low": low, "interval_high": high}
+    return {"metric": metric, **comparison_out(arms, control=CONTROL if has_control else None, alpha=alpha)}
 
 
 def timeline(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID, period: Period) -> Rows:

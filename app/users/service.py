@@ -17,6 +17,7 @@ from app.kit.errors import NotFound
 from app.kit.ids import uuid7
 from app.kit.pagination import decode_cursor, encode_cursor
 from app.models import (
+    ContentExposure,
     Delivery,
     Device,
     Engagement,
@@ -164,6 +165,7 @@ _USER_ROWS: dict[str, type[Any]] = {
     "engagements": Engagement,
     "preferences": Preference,
     "trigger_entries": TriggerEntry,
+    "content_exposures": ContentExposure,
 }
 
 

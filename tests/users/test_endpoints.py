@@ -7,7 +7,7 @@ import pytest
 from app.campaigns import service as campaigns
 from app.campaigns.schemas import CampaignCreate
 from app.kit.ids import uuid7
-from app.models import Delivery, FrequencyState, InboxItem, TriggerEntry
+from app.models import ContentExposure, Delivery, FrequencyState, InboxItem, TriggerEntry
 from app.models.base import utcnow
 from app.tracking.service import record_engagement, set_preference
 from app.users import service as users
@@ -330,7 +330,8 @@ def test_list_refuses_bad_parameters(client, tenant, params, field):
 
 
 def _leave_traces(database, workspace_id, external_id):
-    """A delivery, its inbox item and open, a category choice, trigger and frequency state."""
+    """A delivery, its inbox item and open, a category choice, trigger and frequency state, a
+    content exposure."""
     with database.transaction(workspace_id) as session:
         user = users.get(session, external_id)
         campaign = campaigns.create(session, CampaignCreate.model_validate(campaign_body()))
@@ -364,6 +365,14 @@ def _leave_traces(database, workspace_id, external_id):
                     entered_at=now,
                 ),
                 FrequencyState(workspace_id=workspace_id, id=user.id, recent=[]),
+                ContentExposure(
+                    workspace_id=workspace_id,
+                    id=uuid7(),
+                    user_id=user.id,
+                    experiment="spring",
+                    variant="a",
+                    first_seen_at=now,
+                ),
             ]
         )
         session.flush()
@@ -371,7 +380,15 @@ def _leave_traces(database, workspace_id, external_id):
         set_preference(session, user_id=user.id, channel="email", category="news", subscribed=False)
 
 
-TRACES = ("deliveries", "inbox_items", "engagements", "preferences", "trigger_entries", "frequency_states")
+TRACES = (
+    "deliveries",
+    "inbox_items",
+    "engagements",
+    "preferences",
+    "trigger_entries",
+    "frequency_states",
+    "content_exposures",
+)
 
 
 @pytest.mark.smoke
