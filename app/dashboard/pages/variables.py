@@ -3,12 +3,12 @@ app.content.service, exactly as the API does, and is served to apps within a sec
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from app.content import service
+from app.content import experiment_results, service
 from app.content.cache import content_cache
 from app.content.schemas import VariableKey, VariableUpdate
 from app.dashboard import variable_form
@@ -16,7 +16,7 @@ from app.dashboard.forms import Form, FormErrors, field_error
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.templating import render
 from app.dashboard.viewer import Page, WorkspacePage, requires
-from app.kit.errors import NudgeError
+from app.kit.errors import NotFound, NudgeError
 from app.kit.session import DbSession
 from app.models import Variable
 from app.operators.permissions import Permission
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/dashboard/w/{workspace_id}", route_class=DashboardRo
 
 Editor = Annotated[WorkspacePage, Depends(requires(Permission.edit_messaging))]
 PAGE_SIZE = 500
+ALPHA = 0.05
 
 
 @router.get("/variables", name="dashboard.variables")
@@ -43,9 +44,34 @@ def create_variable(request: Request, session: DbSession, page: Editor, form: Fo
 
 
 @router.get("/variables/{key}", name="dashboard.variable")
-def variable_page(request: Request, session: DbSession, page: Page, key: VariableKey) -> Response:
+def variable_page(
+    request: Request,
+    session: DbSession,
+    page: Page,
+    key: VariableKey,
+    goal: Annotated[str | None, Query(max_length=200)] = None,
+    window_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 72,
+) -> Response:
+    """The editor, and for a variable with variants its experiment's results on ``goal``."""
     variable = service.get(session, key)
-    return _editor(request, variable, variable_form.values_of(variable), {})
+    results = None
+    if variable.variants and goal:
+        experiment = variable.experiment or variable.key
+        try:
+            results = experiment_results.results(
+                session, experiment, goal=goal, window_hours=window_hours, alpha=ALPHA
+            )
+        except NotFound:
+            results = None  # archived, and nobody served yet
+    return _editor(
+        request,
+        variable,
+        variable_form.values_of(variable),
+        {},
+        goal=goal,
+        window_hours=window_hours,
+        results=results,
+    )
 
 
 @router.post("/variables/{key}", name="dashboard.variable_update")
@@ -77,9 +103,16 @@ def _index(
 
 
 def _editor(
-    request: Request, variable: Variable, values: dict[str, str], errors: dict[str, str], status: int = 200
+    request: Request,
+    variable: Variable,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+    **shown: Any,
 ) -> Response:
-    return render(request, "variables/edit.html", status, variable=variable, values=values, errors=errors)
+    return render(
+        request, "variables/edit.html", status, variable=variable, values=values, errors=errors, **shown
+    )
 
 
 def _errors(exc: FormErrors | NudgeError) -> dict[str, str]:

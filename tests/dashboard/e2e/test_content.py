@@ -5,6 +5,7 @@ its field and a stale edit is refused instead of overwriting the newer one."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from tests.dashboard.e2e.flows import create_key, open_section, send_users, sign
 from tests.dashboard.e2e.test_accessibility import _violations
 
 pytestmark = pytest.mark.slow
+RESULTS = "/v1/content/experiments/spring"
 
 PRO_RULE = [
     {
@@ -88,3 +90,41 @@ def test_create_list_edit_and_serve_a_variable(live_server, new_page, screenshot
     )
     assert response.json()["values"] == {}
     assert problems == []
+
+
+def test_an_experiments_results_on_a_goal_event(live_server, new_page):
+    page = new_page()
+    sign_up(page, live_server)
+    key = create_key(page)
+    sizes = [{"key": "small", "value": 10}, {"key": "large", "value": 25}]
+    body = {"key": "discount", "type": "number", "default": 0, "variants": sizes, "experiment": "spring"}
+    names = [f"shopper-{n}" for n in range(40)]
+    with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {key}"}, timeout=10) as api:
+        assert api.post("/v1/variables", json=body).status_code == 201
+        opened = api.post(
+            "/v1/events/batch", json={"events": [{"user_id": n, "name": "open"} for n in names]}
+        )
+        assert opened.status_code == 200
+        served = {n: api.get("/v1/content", params={"user": n}).json()["variants"]["discount"] for n in names}
+        large = [n for n in names if served[n] == "large"]
+        assert api.post(
+            "/v1/events/batch", json={"events": [{"user_id": n, "name": "buy"} for n in large]}
+        ).is_success
+        # The server writes exposures within a second of serving them.
+        deadline = time.monotonic() + 10
+        while sum(a["exposures"] for a in api.get(RESULTS, params={"goal": "buy"}).json()["arms"]) < 40:
+            assert time.monotonic() < deadline, "exposures were not written"
+            time.sleep(0.2)
+
+    open_section(page, "Content")
+    page.get_by_role("link", name="discount").click()
+    results = page.locator('section[aria-labelledby="results-title"]')
+    expect(results).to_contain_text("spring")
+    results.get_by_label("Goal event").fill("buy")
+    results.get_by_role("button", name="Show results").click()
+    rows = results.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="large")).to_contain_text(f"{len(large)}")
+    expect(rows.filter(has_text="large")).to_contain_text("100.00%")
+    expect(rows.filter(has_text="small")).to_contain_text("0.00%")
+    assert _violations(page) == []
