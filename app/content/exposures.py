@@ -17,8 +17,9 @@ from collections import OrderedDict, defaultdict
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.datastructures import State
 
@@ -33,6 +34,7 @@ users = User.__table__
 FLUSH_S = 1.0
 REMEMBERED = 200_000  # (workspace, experiment, user) keys known written, most recent kept
 MAX_PENDING = 100_000  # held across failed writes (the database away) before dropping
+COLUMNS = ("id", "user_id", "experiment", "variant", "at")
 
 Key = tuple[uuid.UUID, str, uuid.UUID]
 
@@ -68,7 +70,7 @@ class ExposureRecorder:
         try:
             for workspace_id, rows in by_workspace.items():
                 self._write(workspace_id, rows)
-        except (OperationalError, IntegrityError):
+        except (DBAPIError, psycopg.Error):  # the database away, or an erasure raced the write
             log.warning("content exposures not written yet (%d); retrying", len(pending), exc_info=True)
             with self._lock:
                 if len(self._pending) + len(pending) <= MAX_PENDING:
@@ -83,7 +85,12 @@ class ExposureRecorder:
 
     def _write(self, workspace_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
         with self.database.transaction(workspace_id) as session:
-            session.execute(_insert_statement(session, workspace_id), rows)
+            if not sql.is_postgres(session):
+                session.execute(_insert_statement(session, workspace_id), rows)
+                return
+            # One statement over arrays: binding each row's values cost more than the insert.
+            columns = {name: [row[name] for row in rows] for name in COLUMNS}
+            sql.pg_cursor(session).execute(_INSERT_POSTGRES, {"workspace_id": workspace_id, **columns})
 
     def start(self) -> None:
         if self._thread is None:
@@ -107,9 +114,20 @@ class ExposureRecorder:
                 log.exception("content exposures: a write failed")
 
 
+# Each row only while its user still exists (an erasure may have come between the answer and
+# this write); the first exposure wins.
+_INSERT_POSTGRES = """
+INSERT INTO content_exposures (workspace_id, id, user_id, experiment, variant, first_seen_at)
+SELECT %(workspace_id)b, v.id, v.user_id, v.experiment, v.variant, v.at
+FROM unnest(%(id)b::uuid[], %(user_id)b::uuid[], %(experiment)b::text[], %(variant)b::text[],
+            %(at)b::timestamptz[]) AS v(id, user_id, experiment, variant, at)
+WHERE EXISTS (SELECT FROM users u WHERE u.workspace_id = %(workspace_id)b AND u.id = v.user_id)
+ON CONFLICT (workspace_id, experiment, user_id) DO NOTHING
+"""
+
+
 def _insert_statement(session: Session, workspace_id: uuid.UUID) -> Any:
-    """One row per parameter set, only while its user still exists (an erasure may have come
-    between the answer and this write); the first exposure wins."""
+    """The same for SQLite, one parameter set per row."""
     user_id = bindparam("user_id", type_=exposures.c.user_id.type)
     chosen = select(
         bindparam("workspace_id", workspace_id, type_=exposures.c.workspace_id.type),

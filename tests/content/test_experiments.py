@@ -8,7 +8,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from app.content.exposures import ExposureRecorder
+from app.kit.db import Database
 from app.main import create_app
 from app.models import ContentExposure, User
 from app.models.base import utcnow
@@ -140,3 +143,21 @@ def test_an_exposure_of_a_user_erased_before_the_write_is_dropped(
     assert client.delete("/v1/users/gone", headers=tenant.secret_headers).status_code == 200
     assert api.state.exposures.flush() == 2
     assert count_rows(owner_engine, "content_exposures", tenant.workspace_id) == 1
+
+
+def test_exposures_wait_for_a_database_that_is_away(client, api, database, settings, owner_engine, tenant):
+    put_user(client, tenant, "ann")
+    with database.session(tenant.workspace_id) as session:
+        ann = users.get(session, "ann").id
+    away = Database(settings.model_copy(update={"database_url": _unreachable(settings.database_url)}))
+    recorder = ExposureRecorder(away)
+    recorder.add(tenant.workspace_id, ann, {"spring": "large"}, utcnow())
+    assert recorder.flush() == 0  # refused, kept
+    away.dispose()
+    recorder.database = database
+    assert recorder.flush() == 1
+    assert count_rows(owner_engine, "content_exposures", tenant.workspace_id, variant="large") == 1
+
+
+def _unreachable(url: str) -> str:
+    return make_url(url).set(port=1).render_as_string(hide_password=False)  # nothing listens there
