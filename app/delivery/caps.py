@@ -98,19 +98,19 @@ def open_book(
 LOCK_NAMESPACE = 0x6E75  # the advisory-lock key space of frequency caps ("nu")
 _LOCK_POSTGRES = """
     SELECT pg_advisory_xact_lock(%(namespace)s, k) FROM (
-        SELECT DISTINCT hashtext(u::text) AS k FROM unnest(%(ids)s::uuid[]) AS u ORDER BY k
+        SELECT DISTINCT hashtext(u::text) AS k FROM unnest(%(ids)b::uuid[]) AS u ORDER BY k
     ) AS keys
     """
 _READ_POSTGRES = """
     SELECT id, recent::text FROM frequency_states
-    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)s::uuid[])
+    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)b::uuid[])
     """
 # The histories travel as one JSON array (a text[] of JSON documents costs far more to send),
 # unpacked beside the ids in the same order; new users' rows are created here.
 _SAVE_POSTGRES = """
     INSERT INTO frequency_states (workspace_id, id, recent)
     SELECT %(workspace_id)s, v.id, v.recent FROM unnest(
-        %(ids)s::uuid[], ARRAY(SELECT jsonb_array_elements(%(recents)s::jsonb))
+        %(ids)b::uuid[], ARRAY(SELECT jsonb_array_elements(%(recents)s::jsonb))
     ) AS v(id, recent)
     ON CONFLICT (workspace_id, id) DO UPDATE SET recent = EXCLUDED.recent
     """

@@ -102,7 +102,9 @@ _ROW = (D.c.id, D.c.user_id, D.c.due_at, D.c.expires_at, D.c.attempts, D.c.event
 _USER = (*(U.c[name] for name in USER_FIELDS), cast(U.c.attributes, Text))
 
 # Hot statements go through a binary cursor (sql.pg_cursor): ids, instants and arrays travel
-# without text formatting and parsing, a noticeable share of a chunk's Python time.
+# without text formatting and parsing, a noticeable share of a chunk's Python time. Arrays of
+# ids are passed in binary (``%(ids)b``): as text, psycopg formats and quote-checks each
+# element, about 3 µs a row.
 # The attempt a claim returns is the one being made (stored with the outcome, see write()).
 _CLAIM_POSTGRES = """
     WITH picked AS MATERIALIZED (
@@ -292,7 +294,7 @@ _WRITE_GROUP_POSTGRES = """
     UPDATE deliveries SET
         status = %(status)s, variant = %(variant)s, error = %(error)s, sent_at = %(sent_at)s,
         due_at = coalesce(%(due_at)s, due_at), attempts = attempts + 1 - %(refund)s
-    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)s)
+    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)b)
     """
 
 
@@ -364,7 +366,7 @@ _WRITE_POSTGRES = """
         sent_at = v.sent_at, due_at = coalesce(v.due_at, d.due_at),
         attempts = d.attempts + 1 - v.refund
     FROM unnest(
-        %(ids)s::uuid[], %(statuses)s::text[], %(variants)s::text[], %(providers)s::text[],
+        %(ids)b::uuid[], %(statuses)s::text[], %(variants)s::text[], %(providers)s::text[],
         %(errors)s::text[], %(sent)s::timestamptz[], %(due)s::timestamptz[], %(refunds)s::int[]
     ) AS v(id, status, variant, provider_id, error, sent_at, due_at, refund)
     WHERE d.workspace_id = %(workspace_id)s AND d.id = v.id
