@@ -27,7 +27,7 @@ from app.tracking.links import LinkTarget, TrackingLinks
 TIMEOUTS_PER_VARIANT = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """A claimed row that passed every rule: its user, variant and addresses."""
 
@@ -85,6 +85,7 @@ def messages(
     """The messages to send; renders that timed out (retried like a busy provider, and so
     failed after the last attempt); renders that failed for good."""
     topic = category(campaign)
+    channel, name = campaign.channel, campaign.name  # read once, not per row (ORM attributes)
     found: list[OutboundMessage] = []
     timed_out: list[SendResult] = []
     failures: list[ledger.Outcome] = []
@@ -100,7 +101,7 @@ def messages(
                 raise RenderFailed(f"{compiled.field}: {compiled}")
             target_links = None
             if links is not None:
-                target = LinkTarget(workspace_id, p.row.user_id, p.row.id, campaign.channel, topic)
+                target = LinkTarget(workspace_id, p.row.user_id, p.row.id, channel, topic)
                 target_links = links.template_links(target)
             context = render_context(
                 p.user,
@@ -109,7 +110,7 @@ def messages(
                 workspace_zone=workspace_zone,
                 links=target_links,
             )
-            context["campaign"] = {"name": campaign.name}
+            context["campaign"] = {"name": name}
             rendered = compiled.render(context)
         except RenderTimedOut as exc:
             timeouts[p.variant] += 1
@@ -127,7 +128,7 @@ def messages(
                     delivery_id=p.row.id,
                     workspace_id=workspace_id,
                     user_id=p.row.user_id,
-                    channel=campaign.channel,
+                    channel=channel,
                     address=address,
                     content=rendered,
                 )
