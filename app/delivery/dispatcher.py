@@ -422,7 +422,7 @@ def _record(
     waits = [w for w in (decided.throttle_wait, _retry_wait(outcomes, now)) if w is not None]
     if not (full or waits):
         return report, []  # nothing due is left; the planner starts lanes when more is
-    touch(session, send_id, now)
+    touch(session, workspace_id, send_id, now)
     # Requeued rows are due later, so they too lie past this chunk's position.
     delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]
