@@ -24,7 +24,7 @@ from app.tracking.service import record_engagement, suppress_email
 def apply_feedback(
     session: Session, messages: Sequence[OutboundMessage], results: Sequence[SendResult]
 ) -> None:
-    users = {m.delivery_id: m.user_id for m in messages}
+    users: dict[uuid.UUID, uuid.UUID] | None = None  # built only if some result has feedback
     for result in results:
         feedback = result.feedback
         if not feedback:
@@ -40,6 +40,8 @@ def apply_feedback(
             suppress_email(
                 session, email=str(feedback["suppress_email"]), reason=reason, detail=feedback.get("detail")
             )
+            if users is None:
+                users = {m.delivery_id: m.user_id for m in messages}
             user_id = users.get(result.delivery_id)
             if user_id is not None:
                 record_engagement(

@@ -42,8 +42,8 @@ class CapBook:
 
     def __init__(self, caps: Sequence[Cap], recent: dict[uuid.UUID, list[list[Any]]], now: datetime) -> None:
         self.caps = caps
-        self.now = now
-        self.horizon = now.timestamp() - max(c.window for c in caps).total_seconds()
+        self.stamp = now.timestamp()
+        self.horizon = self.stamp - max(c.window for c in caps).total_seconds()
         self.recent = {user: [e for e in entries if e[0] > self.horizon] for user, entries in recent.items()}
         self.changed: set[uuid.UUID] = set()
         self.room_for_one = all(c.limit >= 1 for c in caps)  # the answer for users with no history
@@ -54,9 +54,8 @@ class CapBook:
             return self.room_for_one
         own = delivery_id.hex
         entries = [e for e in recent if e[2] != own]
-        stamp = self.now.timestamp()
         for cap in self.caps:
-            since = stamp - cap.window.total_seconds()
+            since = self.stamp - cap.window.total_seconds()
             used = sum(1 for e in entries if e[0] > since and (cap.channel is None or e[1] == cap.channel))
             if used >= cap.limit:
                 return False
@@ -64,9 +63,10 @@ class CapBook:
 
     def record(self, user_id: uuid.UUID, channel: str, delivery_id: uuid.UUID) -> None:
         entries = self.recent.setdefault(user_id, [])
-        if any(e[2] == delivery_id.hex for e in entries):
+        own = delivery_id.hex
+        if entries and any(e[2] == own for e in entries):
             return
-        entries.append([int(self.now.timestamp()), channel, delivery_id.hex])
+        entries.append([int(self.stamp), channel, own])
         self.changed.add(user_id)
 
 
@@ -98,19 +98,19 @@ def open_book(
 LOCK_NAMESPACE = 0x6E75  # the advisory-lock key space of frequency caps ("nu")
 _LOCK_POSTGRES = """
     SELECT pg_advisory_xact_lock(%(namespace)s, k) FROM (
-        SELECT DISTINCT hashtext(u::text) AS k FROM unnest(%(ids)s::uuid[]) AS u ORDER BY k
+        SELECT DISTINCT hashtext(u::text) AS k FROM unnest(%(ids)b::uuid[]) AS u ORDER BY k
     ) AS keys
     """
 _READ_POSTGRES = """
     SELECT id, recent::text FROM frequency_states
-    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)s::uuid[])
+    WHERE workspace_id = %(workspace_id)s AND id = ANY(%(ids)b::uuid[])
     """
 # The histories travel as one JSON array (a text[] of JSON documents costs far more to send),
 # unpacked beside the ids in the same order; new users' rows are created here.
 _SAVE_POSTGRES = """
     INSERT INTO frequency_states (workspace_id, id, recent)
     SELECT %(workspace_id)s, v.id, v.recent FROM unnest(
-        %(ids)s::uuid[], ARRAY(SELECT jsonb_array_elements(%(recents)s::jsonb))
+        %(ids)b::uuid[], ARRAY(SELECT jsonb_array_elements(%(recents)s::jsonb))
     ) AS v(id, recent)
     ON CONFLICT (workspace_id, id) DO UPDATE SET recent = EXCLUDED.recent
     """

@@ -63,6 +63,9 @@ from app.tracking.links import TrackingLinks
 
 RETRY_BACKOFF_S = 30.0
 MAX_LANE_DELAY_S = 30.0
+ERASED, UNSUBSCRIBED, IN_CONTROL = suppressed("erased"), suppressed("unsubscribed"), suppressed("control")
+ADDRESS_SUPPRESSED, NO_ADDRESS = suppressed("address_suppressed"), suppressed("no_address")
+OVER_CAP, QUIET = suppressed("frequency_cap"), suppressed("quiet_hours")
 
 
 @dataclass
@@ -130,40 +133,43 @@ def _screen(
 ) -> list[Pending]:
     """Erased, expired, opted-out, suppressed or unreachable users, and the control group."""
     campaign, addresses = setup.campaign, reachable.addresses
+    allowed, blocked = reachable.allowed, reachable.blocked
     winner = setup.send.decision["winner"] if setup.send.decision else None
     variants = VariantPicker(campaign.variants, campaign.control_percent)
+    campaign_id = campaign.id  # read once: an ORM attribute costs a descriptor call per row
     pending: list[Pending] = []
     for row in claimed:
+        user_id = row.user_id
         if row.user is None:
-            settle(ledger.Outcome(row.id, suppressed("erased")))
+            settle(ledger.Outcome(row.id, ERASED))
         elif row.expires_at is not None and now > row.expires_at:
             settle(ledger.Outcome(row.id, DeliveryStatus.expired))
-        elif reachable.allowed is not None and row.user_id not in reachable.allowed:
-            settle(ledger.Outcome(row.id, suppressed("unsubscribed")))
-        elif row.user_id in reachable.blocked:
-            settle(ledger.Outcome(row.id, suppressed("address_suppressed")))
-        elif row.user_id not in addresses:
-            settle(ledger.Outcome(row.id, suppressed("no_address")))
+        elif allowed is not None and user_id not in allowed:
+            settle(ledger.Outcome(row.id, UNSUBSCRIBED))
+        elif user_id in blocked:
+            settle(ledger.Outcome(row.id, ADDRESS_SUPPRESSED))
+        elif (to := addresses.get(user_id)) is None:
+            settle(ledger.Outcome(row.id, NO_ADDRESS))
         else:
-            variant = variants.pick(campaign.id, row.user_id)
+            variant = variants.pick(campaign_id, user_id)
             if variant != CONTROL and winner is not None:
                 variant = winner  # a roll-out: everyone outside the control group gets the winner
             if variant == CONTROL:
-                settle(ledger.Outcome(row.id, suppressed("control"), variant=CONTROL))
+                settle(ledger.Outcome(row.id, IN_CONTROL, variant=CONTROL))
             else:
-                pending.append(Pending(row, row.user, variant, addresses[row.user_id]))
+                pending.append(Pending(row, row.user, variant, to))
     return pending
 
 
 def _over_cap(setup: _Setup, book: caps.CapBook, pending: list[Pending], settle: Settle) -> list[Pending]:
     if setup.campaign.limits.get("frequency_cap_exempt"):
         return pending
-    allowed = []
+    allowed, channel = [], setup.campaign.channel
     for p in pending:
-        if book.allows(p.row.user_id, setup.campaign.channel, p.row.id):
+        if book.allows(p.row.user_id, channel, p.row.id):
             allowed.append(p)
         else:
-            settle(ledger.Outcome(p.row.id, suppressed("frequency_cap"), variant=p.variant))
+            settle(ledger.Outcome(p.row.id, OVER_CAP, variant=p.variant))
     return allowed
 
 
@@ -185,7 +191,7 @@ def _quiet(setup: _Setup, pending: list[Pending], settle: Settle, now: datetime)
         if ends is None:
             awake.append(p)
         elif rule == "drop":
-            settle(ledger.Outcome(p.row.id, suppressed("quiet_hours"), variant=p.variant))
+            settle(ledger.Outcome(p.row.id, QUIET, variant=p.variant))
         elif p.row.expires_at is not None and ends > p.row.expires_at:
             settle(ledger.Outcome(p.row.id, DeliveryStatus.expired, variant=p.variant))
         else:
@@ -253,19 +259,20 @@ def _settle(
         mine = by_delivery.get(p.row.id)
         if mine is None:
             continue  # failed to render: already settled
-        accepted = [r for r in mine if r.outcome == Outcome.sent]
-        retry = [r for r in mine if r.outcome == Outcome.retry]
-        if accepted:
+        accepted = next((r for r in mine if r.outcome == Outcome.sent), None)
+        if accepted is not None:
             outcomes.append(
                 ledger.Outcome(
                     p.row.id,
                     DeliveryStatus.sent,
                     variant=p.variant,
-                    provider_id=accepted[0].provider_id,
+                    provider_id=accepted.provider_id,
                     sent_at=now,
                 )
             )
-        elif retry and p.row.attempts < max_attempts:
+            continue
+        retry = [r for r in mine if r.outcome == Outcome.retry]
+        if retry and p.row.attempts < max_attempts:
             wait = max([RETRY_BACKOFF_S * p.row.attempts, *(r.retry_after_s or 0 for r in retry)])
             outcomes.append(
                 ledger.Outcome(
@@ -415,7 +422,7 @@ def _record(
     waits = [w for w in (decided.throttle_wait, _retry_wait(outcomes, now)) if w is not None]
     if not (full or waits):
         return report, []  # nothing due is left; the planner starts lanes when more is
-    touch(session, send_id, now)
+    touch(session, workspace_id, send_id, now)
     # Requeued rows are due later, so they too lie past this chunk's position.
     delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]

@@ -1,12 +1,12 @@
-"""Process-wide tuning for an API worker."""
+"""Process-wide tuning for a long-lived process (an API worker, a task worker)."""
 
 from __future__ import annotations
 
 import gc
 
-# A batch request makes thousands of short-lived containers; at the default threshold (700)
-# the young generation is collected dozens of times per request, and every tenth of those
-# collections cascades into older generations.
+# A batch request (or a dispatch chunk) makes thousands of short-lived containers; at the
+# default threshold (700) the young generation is collected dozens of times per request, and
+# every tenth of those collections cascades into older generations.
 YOUNG_GENERATION_THRESHOLD = 50_000
 
 
