@@ -93,6 +93,10 @@ def _make_engine(settings: Settings) -> Engine:
             if role:
                 cur.execute(f'SET ROLE "{role}"')
             cur.execute(f"SET statement_timeout = {int(timeout)}")
+            # Every instant is UTC whatever the server's default zone: SQL that casts an instant
+            # to a date means the UTC date, and the driver loads instants with the fixed UTC
+            # offset instead of a zone lookup per value (a third of the cost of reading one).
+            cur.execute("SET TimeZone = 'UTC'")
         dbapi_conn.commit()
 
     return engine
