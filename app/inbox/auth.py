@@ -31,10 +31,11 @@ async def inbox_reader(request: Request) -> InboxReader:
     requests holding it wait for a thread."""
     uow = unit_of_work(request)
     await uow.reserve()
-    return await anyio.to_thread.run_sync(_reader, request, uow.session)
+    return await anyio.to_thread.run_sync(resolve_reader, request, uow.session)
 
 
-def _reader(request: Request, session: Session) -> InboxReader:
+def resolve_reader(request: Request, session: Session) -> InboxReader:
+    """The reader the request authenticates, with ``session`` scoped to its workspace; blocking."""
     signed = signed_user(request, session)
     external_id = signed.external_id
     user_id = session.scalars(select(User.id).where(User.external_id == external_id)).first()
