@@ -44,12 +44,12 @@ def inbox_hub(request: Request) -> Hub:
 async def get_inbox(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Response:
     # Who reads and what they see in one worker thread with the commit (``Reader`` would take
     # a thread of its own).
-    def read(session: Session) -> tuple[list[InboxItem], int]:
+    def read(session: Session) -> tuple[list[InboxItemOut], int]:
         reader = resolve_reader(request, session)
         return service.page(session, reader.user_id, limit=limit)
 
     items, unread = await unit_of_work(request).read_and_settle(read)
-    return model_response(InboxPage(data=[InboxItemOut.model_validate(i) for i in items], unread=unread))
+    return model_response(InboxPage(data=items, unread=unread))
 
 
 @router.post("/{item_id}/read", response_model=InboxItemOut, summary="Mark an item read (counts as opened)")
