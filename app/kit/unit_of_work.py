@@ -3,7 +3,9 @@
 ``UnitOfWorkMiddleware`` gives each request a lazily opened session. When the response
 starts it commits (2xx/3xx) or rolls back (4xx/5xx, exceptions) *before* any byte reaches the
 client, so a 2xx always means the data is stored. An idempotency claim is completed inside
-the same transaction, and jobs are handed to the broker only after the commit.
+the same transaction, and jobs are handed to the broker only after the commit. Hot routes
+settle earlier, in the worker thread that did their work (``read_and_settle``,
+``respond_and_settle``), with the same rules; the middleware then has nothing left to settle.
 """
 
 from __future__ import annotations
