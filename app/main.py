@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.auth.openapi import document_api_keys
 from app.content.exposures import ExposureRecorder
 from app.delivery import backlog
 from app.kit import error_handlers
@@ -119,7 +120,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.users.endpoints import router as users
     from app.workspaces.endpoints import router as workspaces
 
-    for router in (
+    routers = (
         health,
         workspaces,
         users,
@@ -140,8 +141,10 @@ def _include_routers(app: FastAPI) -> None:
         segments,
         reports,
         variables,
-    ):
+    )
+    for router in routers:
         include_indexed(app, router)
+    document_api_keys(app, routers)
     path, static_app, name = STATIC_FILES
     app.mount(path, static_app, name=name)
     app.include_router(dashboard)  # last: it ends with a catch-all for unknown dashboard pages

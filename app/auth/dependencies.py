@@ -9,8 +9,7 @@ import binascii
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPBasic, HTTPBearer
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.auth.service import AuthContext, find_recent_key, recent_key
@@ -18,19 +17,6 @@ from app.kit.db import scope_to_workspace
 from app.kit.errors import Forbidden, Unauthorized
 from app.kit.logs import bind
 from app.kit.unit_of_work import unit_of_work
-
-
-class _DocumentedBasic(HTTPBasic):
-    """HTTP Basic for the OpenAPI document only: FastAPI's own parser answers malformed
-    credentials with a bare 401 even with ``auto_error=False``; ``_credential`` parses them."""
-
-    async def __call__(self, request: Request) -> None:  # type: ignore[override]
-        return None
-
-
-# Declared for the OpenAPI document; the header is parsed below so both forms share one path.
-_bearer_doc = HTTPBearer(auto_error=False, description="Secret or publishable API key")
-_basic_doc = _DocumentedBasic(auto_error=False, description="API key as the user name (Segment-compatible)")
 
 
 def _credential(request: Request) -> str:
@@ -52,11 +38,7 @@ def _credential(request: Request) -> str:
     )
 
 
-async def authenticate(
-    request: Request,
-    _bearer: Annotated[object, Security(_bearer_doc)] = None,
-    _basic: Annotated[object, Security(_basic_doc)] = None,
-) -> AuthContext:
+async def authenticate(request: Request) -> AuthContext:
     key = _credential(request)
     uow = unit_of_work(request)
     # The database turn is taken here for every authenticated route, as routes that open a

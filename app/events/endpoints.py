@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import AnyKey
 from app.events import service
@@ -12,17 +12,22 @@ from app.events.schemas import EVENT_BATCH_SCHEMA, MAX_BATCH, EventBatchOut, Eve
 from app.idempotency.dependencies import Idempotent
 from app.kit.errors import ErrorCode, Invalid, NudgeError
 from app.kit.responses import JsonResponse
-from app.kit.session import DbSession
+from app.kit.unit_of_work import unit_of_work
 from app.models.base import utcnow
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
 @router.post("", response_model=EventOut, dependencies=[Idempotent], summary="Track one event")
-def track(body: EventIn, session: DbSession, _auth: AnyKey) -> EventOut:
+async def track(body: EventIn, request: Request, _auth: AnyKey) -> Response:
     now = utcnow()
-    (event_id,) = service.ingest(session, [service.to_tracked(body, now)], now)
-    return EventOut(id=event_id, status="accepted" if event_id else "duplicate")
+    event = service.to_tracked(body, now)
+
+    def store(session: Session) -> Response:
+        (event_id,) = service.ingest(session, [event], now)
+        return JsonResponse({"id": event_id, "status": "accepted" if event_id else "duplicate"})
+
+    return await unit_of_work(request).respond_and_settle(store)
 
 
 @router.post(
@@ -36,7 +41,7 @@ def track(body: EventIn, session: DbSession, _auth: AnyKey) -> EventOut:
         "requestBody": {"required": True, "content": {"application/json": {"schema": EVENT_BATCH_SCHEMA}}}
     },
 )
-async def track_batch(request: Request, session: DbSession, _auth: AnyKey) -> JsonResponse:
+async def track_batch(request: Request, _auth: AnyKey) -> Response:
     items = _batch_items(await request.body())
     now = utcnow()
     results: list[dict[str, Any] | None] = [None] * len(items)
@@ -53,21 +58,24 @@ async def track_batch(request: Request, session: DbSession, _auth: AnyKey) -> Js
                 "id": None,
                 "error": service.error_of(exc),
             }
-    ids = await anyio.to_thread.run_sync(service.ingest, session, valid, now)
-    duplicates = 0
-    for index, event_id in zip(positions, ids, strict=True):
-        duplicates += event_id is None
-        status = "accepted" if event_id else "duplicate"
-        results[index] = {"index": index, "status": status, "id": event_id, "error": None}
-    rejected = len(items) - len(valid)
-    return JsonResponse(
-        {
-            "accepted": len(valid) - duplicates,
-            "duplicates": duplicates,
-            "rejected": rejected,
-            "results": results,
-        }
-    )
+
+    def store(session: Session) -> Response:
+        ids = service.ingest(session, valid, now)
+        duplicates = 0
+        for index, event_id in zip(positions, ids, strict=True):
+            duplicates += event_id is None
+            status = "accepted" if event_id else "duplicate"
+            results[index] = {"index": index, "status": status, "id": event_id, "error": None}
+        return JsonResponse(
+            {
+                "accepted": len(valid) - duplicates,
+                "duplicates": duplicates,
+                "rejected": len(items) - len(valid),
+                "results": results,
+            }
+        )
+
+    return await unit_of_work(request).respond_and_settle(store)
 
 
 def _batch_items(body: bytes) -> list[Any]:

@@ -13,15 +13,18 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import SecretKey
 from app.auth.user_signature import user_signing_key
 from app.inbox import service
-from app.inbox.auth import InboxReader, Reader
+from app.inbox.auth import InboxReader, Reader, resolve_reader
 from app.inbox.live import Hub
 from app.inbox.schemas import InboxItemOut, InboxPage
 from app.kit.db import Database
+from app.kit.responses import model_response
 from app.kit.session import DbSession
+from app.kit.unit_of_work import unit_of_work
 from app.models import InboxItem
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
@@ -38,11 +41,15 @@ def inbox_hub(request: Request) -> Hub:
 
 
 @router.get("", response_model=InboxPage, summary="The user's inbox, newest first")
-def get_inbox(
-    reader: Reader, session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 50
-) -> InboxPage:
-    items, unread = service.page(session, reader.user_id, limit=limit)
-    return InboxPage(data=[InboxItemOut.model_validate(i) for i in items], unread=unread)
+async def get_inbox(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Response:
+    # Who reads and what they see in one worker thread with the commit (``Reader`` would take
+    # a thread of its own).
+    def read(session: Session) -> tuple[list[InboxItemOut], int]:
+        reader = resolve_reader(request, session)
+        return service.page(session, reader.user_id, limit=limit)
+
+    items, unread = await unit_of_work(request).read_and_settle(read)
+    return model_response(InboxPage(data=items, unread=unread))
 
 
 @router.post("/{item_id}/read", response_model=InboxItemOut, summary="Mark an item read (counts as opened)")

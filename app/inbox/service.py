@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.inbox.schemas import InboxItemOut
+from app.kit import sql
+from app.kit.db import current_workspace
 from app.kit.errors import NotFound
 from app.models import InboxItem
 from app.models.base import utcnow
@@ -33,17 +37,57 @@ def list_items(
     return list(session.scalars(statement))
 
 
-def page(session: Session, user_id: uuid.UUID, *, limit: int) -> tuple[list[InboxItem], int]:
-    """The newest items and the unread count, in one round trip: the count rides on each row as
-    an uncorrelated subquery (computed once). No row means nothing visible, so nothing unread."""
+# The page and the unread count in one statement; the count is an uncorrelated subquery
+# (computed once) that rides on each row. Filtered on workspace_id itself, as every statement
+# on the driver's cursor is; the content arrives as text and is parsed with orjson.
+_PAGE_PG = """
+SELECT id, content::text, trigger, created_at, expires_at, read_at, (
+  SELECT count(*) FROM inbox_items
+  WHERE workspace_id = %(workspace)b AND user_id = %(user)b AND dismissed_at IS NULL
+    AND (expires_at IS NULL OR expires_at > %(now)b) AND read_at IS NULL
+)
+FROM inbox_items
+WHERE workspace_id = %(workspace)b AND user_id = %(user)b AND dismissed_at IS NULL
+  AND (expires_at IS NULL OR expires_at > %(now)b)
+ORDER BY id DESC
+LIMIT %(limit)b
+"""
+
+
+def page(session: Session, user_id: uuid.UUID, *, limit: int) -> tuple[list[InboxItemOut], int]:
+    """The newest items and the unread count, in one round trip. No row means nothing visible,
+    so nothing unread."""
     now = utcnow()
+    if sql.is_postgres(session):
+        return _page_pg(session, user_id, limit, now)
     visible = _visible(user_id, now)
     unread = select(func.count()).select_from(InboxItem).where(*visible, InboxItem.read_at.is_(None))
     statement = (
         select(InboxItem, unread.scalar_subquery()).where(*visible).order_by(InboxItem.id.desc()).limit(limit)
     )
     rows = session.execute(statement).all()
-    return [item for item, _ in rows], (rows[0][1] if rows else 0)
+    return [InboxItemOut.model_validate(item) for item, _ in rows], (rows[0][1] if rows else 0)
+
+
+def _page_pg(
+    session: Session, user_id: uuid.UUID, limit: int, now: datetime
+) -> tuple[list[InboxItemOut], int]:
+    params = {"workspace": current_workspace(session), "user": user_id, "now": now, "limit": limit}
+    with sql.pg_cursor(session) as cur:
+        cur.execute(_PAGE_PG, params)
+        rows = cur.fetchall()
+    items = [
+        InboxItemOut(
+            id=item_id,
+            content=orjson.loads(content),
+            trigger=trigger,
+            created_at=created_at.astimezone(UTC),
+            expires_at=expires_at and expires_at.astimezone(UTC),
+            read_at=read_at and read_at.astimezone(UTC),
+        )
+        for item_id, content, trigger, created_at, expires_at, read_at, _ in rows
+    ]
+    return items, (rows[0][6] if rows else 0)
 
 
 def _get(session: Session, user_id: uuid.UUID, item_id: uuid.UUID) -> InboxItem:

@@ -3,7 +3,9 @@
 ``UnitOfWorkMiddleware`` gives each request a lazily opened session. When the response
 starts it commits (2xx/3xx) or rolls back (4xx/5xx, exceptions) *before* any byte reaches the
 client, so a 2xx always means the data is stored. An idempotency claim is completed inside
-the same transaction, and jobs are handed to the broker only after the commit.
+the same transaction, and jobs are handed to the broker only after the commit. Hot routes
+settle earlier, in the worker thread that did their work (``read_and_settle``,
+``respond_and_settle``), with the same rules; the middleware then has nothing left to settle.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import anyio
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.db import Database
@@ -71,8 +74,11 @@ class UnitOfWork:
 
     @property
     def needs_thread(self) -> bool:
-        """Whether ``finish`` talks to the database: not when no statement ran (a request that
-        never opened a transaction has nothing to commit, nor a claim to complete)."""
+        """Whether ``finish`` talks to the database: not once settled, nor when no statement ran
+        (a request that never opened a transaction has nothing to commit, nor a claim to
+        complete)."""
+        if self.settled:
+            return False
         return self.idempotency is not None or (self._session is not None and self._session.in_transaction())
 
     async def read_and_settle(self, work: Callable[[Session], T]) -> T:
@@ -80,9 +86,23 @@ class UnitOfWork:
         committed when ``work`` returns, rolled back when it raises. For reads answered from
         what ``work`` returns, one thread hop instead of two; the response is built after the
         commit, so the one-transaction guarantee holds. Not with an idempotency claim, whose
-        completion needs the answer."""
+        completion needs the answer (``respond_and_settle``)."""
         if self.idempotency is not None:
             raise RuntimeError("an idempotent request settles with its answer")
+        return await self._settle_in_thread(work, lambda _result: (True, 0, b""))
+
+    async def respond_and_settle(self, work: Callable[[Session], Response]) -> Response:
+        """Run ``work``, which returns the whole answer, and settle in the same worker thread:
+        committed (with the idempotency claim completed by that very answer) when its status
+        is below 400, rolled back otherwise or when ``work`` raises. One thread hop for a write
+        instead of one for the route and one for the commit."""
+        return await self._settle_in_thread(
+            work, lambda response: (response.status_code < 400, response.status_code, bytes(response.body))
+        )
+
+    async def _settle_in_thread(
+        self, work: Callable[[Session], T], outcome: Callable[[T], tuple[bool, int, bytes]]
+    ) -> T:
         await self.reserve()
 
         def run() -> T:
@@ -91,7 +111,8 @@ class UnitOfWork:
             except BaseException:
                 self.finish(success=False)
                 raise
-            self.finish(success=True)
+            success, status, body = outcome(result)
+            self.finish(success=success, status=status, body=body)
             return result
 
         try:

@@ -3,12 +3,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from app.auth.dependencies import AnyKey, SecretKey
+from app.auth.service import AuthContext
 from app.idempotency.dependencies import Idempotent
 from app.kit.errors import Invalid
-from app.kit.responses import JsonResponse
+from app.kit.responses import JsonResponse, model_response
 from app.kit.session import DbSession
+from app.kit.unit_of_work import unit_of_work
 from app.kit.validators import ExternalId, Text, storable_text
 from app.users import service
 from app.users.schemas import ErasureOut, UserOut, UserPage, UserReceipt, UserUpsert, UserUpsertWithId
@@ -31,20 +34,10 @@ _UPSERT_DESCRIPTION = (
     description=_UPSERT_DESCRIPTION,
     responses={201: {"model": UserOut | UserReceipt, "description": "Created"}},
 )
-def upsert_user(
-    external_id: ExternalIdPath, body: UserUpsert, session: DbSession, auth: AnyKey, response: Response
-) -> UserOut | UserReceipt:
-    user, created = service.upsert(
-        session,
-        external_id,
-        profile=body.reserved_changes(),
-        changes=body.attribute_changes(),
-        subscriptions=body.subscriptions,
-    )
-    response.status_code = 201 if created else 200
-    if not auth.is_secret:
-        return UserReceipt(external_id=user.external_id)
-    return UserOut.model_validate(user)
+async def upsert_user(
+    external_id: ExternalIdPath, body: UserUpsert, request: Request, auth: AnyKey
+) -> Response:
+    return await _upsert(request, auth, external_id, body)
 
 
 @router.post(
@@ -55,10 +48,23 @@ def upsert_user(
     summary="Create or update a user, with external_id in the body",
     description=_UPSERT_DESCRIPTION,
 )
-def upsert_user_body(
-    body: UserUpsertWithId, session: DbSession, auth: AnyKey, response: Response
-) -> UserOut | UserReceipt:
-    return upsert_user(body.external_id, body, session, auth, response)
+async def upsert_user_body(body: UserUpsertWithId, request: Request, auth: AnyKey) -> Response:
+    return await _upsert(request, auth, body.external_id, body)
+
+
+async def _upsert(request: Request, auth: AuthContext, external_id: str, body: UserUpsert) -> Response:
+    def store(session: Session) -> Response:
+        user, created = service.upsert(
+            session,
+            external_id,
+            profile=body.reserved_changes(),
+            changes=body.attribute_changes(),
+            subscriptions=body.subscriptions,
+        )
+        answer = UserOut.model_validate(user) if auth.is_secret else UserReceipt(external_id=user.external_id)
+        return model_response(answer, status_code=201 if created else 200)
+
+    return await unit_of_work(request).respond_and_settle(store)
 
 
 @router.get("/{external_id}", response_model=UserOut, summary="Get a user")

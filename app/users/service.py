@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Text, cast, delete, func, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+import orjson
+from psycopg import sql as pgsql
+from psycopg.rows import dict_row
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.kit import sql
@@ -94,26 +97,57 @@ def _merge_in_place(
     """An existing user updated by one ``UPDATE ... RETURNING`` (the row lock and the write in
     one round trip): the attributes merge in Postgres (``||`` sets keys, ``-`` deletes those set
     to null); the limits are checked on the result, and refusing rolls the request back.
-    None when the user does not exist yet."""
+    None when the user does not exist yet.
+
+    On the driver's cursor, filtered on workspace_id itself: the ORM's UPDATE cost several
+    times the statement's own time in Python on every upsert. The user comes back as a
+    transient ``User`` holding the updated row (read-only: the row is already written)."""
     values: dict[str, Any] = {**profile, "updated_at": utcnow()}
     values.update({_STATUS_COLUMNS[channel]: state for channel, state in subscriptions.items()})
+    statement = _merge_statement(tuple(values), merge=bool(changes.set))
+    values.update(workspace=current_workspace(session), external_id=external_id)
     if changes.set:
         for key in changes.set:
             attributes.check_key(key, "attributes")
         kept = {key: value for key, value in changes.set.items() if value is not None}
-        dropped = [key for key, value in changes.set.items() if value is None]
-        values["attributes"] = User.attributes.op("||")(cast(kept, JSONB)).op("-")(cast(dropped, ARRAY(Text)))
-    statement = (
-        update(User)
-        .where(User.external_id == external_id)
-        .values(values)
-        .returning(User)
-        .execution_options(synchronize_session=False)
-    )
-    user = session.scalars(statement).first()
-    if user is not None and changes.set:
+        values["kept"] = orjson.dumps(kept).decode()
+        values["dropped"] = [key for key, value in changes.set.items() if value is None]
+    with sql.pg_cursor(session) as cur:
+        cur.row_factory = dict_row
+        cur.execute(statement, values)
+        row = cur.fetchone()
+    if row is None:
+        return None
+    row["attributes"] = orjson.loads(row["attributes"])
+    for name in ("first_seen_at", "last_seen_at", "created_at", "updated_at"):
+        row[name] = row[name].astimezone(UTC)
+    user = User(**row)
+    if changes.set:
         attributes.check_limits(user.attributes)
     return user
+
+
+_USER_COLUMNS = tuple(column.name for column in User.__table__.columns)
+# The attributes as text, parsed with orjson (the driver's JSON parsing is slower).
+_RETURNING = pgsql.SQL(", ").join(
+    pgsql.SQL("attributes::text AS attributes") if name == "attributes" else pgsql.Identifier(name)
+    for name in _USER_COLUMNS
+)
+_MERGE = pgsql.SQL("attributes = (attributes || %(kept)s::jsonb) - %(dropped)s::text[]")
+
+
+@functools.cache
+def _merge_statement(columns: tuple[str, ...], *, merge: bool) -> str:
+    """The UPDATE setting ``columns`` (users' own columns, each from the parameter of the same
+    name) and, with ``merge``, merging the attributes; rendered once per shape."""
+    assignments = [pgsql.SQL("{} = {}").format(pgsql.Identifier(c), pgsql.Placeholder(c)) for c in columns]
+    if merge:
+        assignments.append(_MERGE)
+    statement = pgsql.SQL(
+        "UPDATE users SET {} WHERE workspace_id = %(workspace)s AND external_id = %(external_id)s"
+        " RETURNING {}"
+    ).format(pgsql.SQL(", ").join(assignments), _RETURNING)
+    return statement.as_string()
 
 
 def new_user_row(
