@@ -21,7 +21,8 @@ from app.events.schemas import EventIn
 
 # Screens, not rules: beyond them the model decides (64-bit integers, nesting depth, NUL).
 _PLAIN_NESTING = 16
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# A 19-digit run that starts a number (or its integer part); a long fraction is harmless.
+_LONG_NUMBER = re.compile(rb"(?<![.\d])\d{19}")
 _NUL_ESCAPE = b"\\u0000"
 
 

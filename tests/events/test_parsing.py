@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -113,6 +113,7 @@ _ordinary_item = st.fixed_dictionaries(
 
 @settings(max_examples=200, deadline=None)
 @given(_ordinary_item)
+@example({"user_id": "0", "name": "0", "properties": {"": 0.0028309584565829027}})  # a long fraction
 def test_ordinary_items_take_the_fast_path(item):
     raw = orjson.loads(orjson.dumps(item))
     assert plainly_valid(raw) is not None
