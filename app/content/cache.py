@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -48,17 +49,18 @@ class ContentCache:
         # it may replace rather than all checking at once.
         if now - entry.checked_at > self.check_s and self._checking.acquire(blocking=False):
             try:
-                stale = now - entry.compiled.compiled_at > self.rebuild_s
-                if stale or content_stamp(session) != entry.compiled.stamp:
+                if now - entry.compiled.compiled_at > self.rebuild_s:
                     entry = self._compile(session, workspace_id)
+                elif (stamp := content_stamp(session)) != entry.compiled.stamp:
+                    entry = self._compile(session, workspace_id, stamp)
                 else:
                     entry.checked_at = now
             finally:
                 self._checking.release()
         return entry.compiled
 
-    def _compile(self, session: Session, workspace_id: uuid.UUID) -> _Entry:
-        compiled = compile_set(session)
+    def _compile(self, session: Session, workspace_id: uuid.UUID, stamp: Any = None) -> _Entry:
+        compiled = compile_set(session, stamp)
         entry = self._entries[workspace_id] = _Entry(compiled, compiled.compiled_at)
         return entry
 

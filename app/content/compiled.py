@@ -156,11 +156,13 @@ class UserQuery:
         return dict(zip((column.name for column in cursor.description or ()), values, strict=True))
 
 
-def compile_set(session: Session) -> CompiledSet:
+def compile_set(session: Session, stamp: tuple[tuple[Any, ...], ...] | None = None) -> CompiledSet:
     """The session's workspace's unarchived variables, with every rule's segment resolved now
-    (so a changed saved segment is followed at the next compile)."""
+    (so a changed saved segment is followed at the next compile). ``stamp``: the content stamp
+    the caller has just read, if it has."""
     workspace_id = current_workspace(session)
-    stamp = content_stamp(session)  # read first: a change landing meanwhile shows at the next check
+    # Read first: a change landing meanwhile shows at the next check.
+    stamp = stamp if stamp is not None else content_stamp(session)
     variables = list(session.scalars(select(Variable).where(Variable.archived_at.is_(None))))
     saved_ids = {uuid.UUID(r["segment_id"]) for v in variables for r in v.rules if "segment_id" in r}
     saved = (
@@ -181,17 +183,17 @@ def compile_set(session: Session) -> CompiledSet:
             conditions.append(definition)
         return index[identity]
 
-    compiled = {
-        v.key: CompiledVariable(
+    compiled: dict[str, CompiledVariable] = {}
+    for v in variables:
+        experiment = v.experiment or v.key
+        compiled[v.key] = CompiledVariable(
             key=v.key,
             default=v.default_value,
             rules=tuple((condition(r, v.key), r["value"]) for r in v.rules),
             variants=tuple(v.variants),
-            experiment=v.experiment or v.key,
-            seed=uuid.uuid5(workspace_id, f"experiment:{v.experiment or v.key}"),
+            experiment=experiment,
+            seed=uuid.uuid5(workspace_id, f"experiment:{experiment}"),
         )
-        for v in variables
-    }
     dialect = session.get_bind().dialect.name
     return CompiledSet(workspace_id, compiled, conditions, time.monotonic(), dialect, stamp)
 
