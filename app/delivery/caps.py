@@ -64,7 +64,7 @@ class CapBook:
     def record(self, user_id: uuid.UUID, channel: str, delivery_id: uuid.UUID) -> None:
         entries = self.recent.setdefault(user_id, [])
         own = delivery_id.hex
-        if entries and any(e[2] == own for e in entries):
+        if any(e[2] == own for e in entries):
             return
         entries.append([int(self.stamp), channel, own])
         self.changed.add(user_id)

@@ -71,9 +71,18 @@ def create_campaigns(
     return made
 
 
+def step_campaigns(
+    session: Session, journey_id: uuid.UUID, version: int | None = None
+) -> dict[uuid.UUID, str]:
+    """The hidden campaigns of one version (or of all), each with its send step's id."""
+    V = JourneyVersion
+    versions = [V.version == version] if version else []
+    docs = session.scalars(select(V.campaigns).where(V.journey_id == journey_id, *versions))
+    return {uuid.UUID(c): step for doc in docs for step, c in doc.items()}
+
+
 def campaign_ids(session: Session, journey_id: uuid.UUID) -> list[uuid.UUID]:
-    docs = session.scalars(select(JourneyVersion.campaigns).where(JourneyVersion.journey_id == journey_id))
-    return [uuid.UUID(c) for doc in docs for c in doc.values()]
+    return list(step_campaigns(session, journey_id))
 
 
 def set_status(session: Session, journey_id: uuid.UUID, status: str, *, now: datetime) -> list[uuid.UUID]:

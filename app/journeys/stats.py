@@ -9,12 +9,12 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.journeys import sends
 from app.journeys.schemas import Definition, JourneyStats, SendStep, StepCounts, edges
 from app.models import Campaign
 from app.models.journey import Journey
 from app.models.journey_state import JourneyState, StateStatus
 from app.models.journey_step import JourneyStep
-from app.models.journey_version import JourneyVersion
 from app.reports import conversions
 from app.reports.campaign import MESSAGE_STAGES, message_counts
 
@@ -42,7 +42,7 @@ def stats(session: Session, journey: Journey, definition: Definition, version: i
         where[(step, status)] = where.get((step, status), 0) + count
         if status == StateStatus.exited:
             reasons[reason or "exit"] = reasons.get(reason or "exit", 0) + count
-    step_of = _step_campaigns(session, journey, version)
+    step_of = sends.step_campaigns(session, journey.id, version)
     messages = _messages(session, journey, step_of)
     steps = []
     for step in definition.steps:
@@ -73,15 +73,6 @@ def stats(session: Session, journey: Journey, definition: Definition, version: i
         exited=reasons,
         steps=steps,
     )
-
-
-def _step_campaigns(session: Session, journey: Journey, version: int | None) -> dict[uuid.UUID, str]:
-    """The hidden campaigns of one version (or all), each with its send step's id."""
-    V = JourneyVersion
-    docs = session.scalars(
-        select(V.campaigns).where(V.journey_id == journey.id, *([V.version == version] if version else []))
-    )
-    return {uuid.UUID(c): step for doc in docs for step, c in doc.items()}
 
 
 def _messages(session: Session, journey: Journey, step_of: dict[uuid.UUID, str]) -> dict[str, dict[str, int]]:
