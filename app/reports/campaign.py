@@ -105,16 +105,14 @@ def message_counts(
 ) -> dict[uuid.UUID, dict[str, int]]:
     """Messages (ledger rows, not unique users) per stage of each campaign, in one statement:
     a journey step messages a user once per pass, and each message counts."""
-    counts = [func.count().filter(_STAGES[name]).label(name) for name in MESSAGE_STAGES]
-    stmt = (
-        select(D.c.campaign_id, *counts)
-        .where(D.c.workspace_id == workspace_id, D.c.campaign_id.in_(campaign_ids))
-        .group_by(D.c.campaign_id)
+    # Counted as rows: the one-pass form of the stage counts.
+    stmt = _stage_counts(
+        [D.c.workspace_id == workspace_id, D.c.campaign_id.in_(campaign_ids)],
+        D.c.campaign_id,
+        one_send=True,
+        stages={name: _STAGES[name] for name in MESSAGE_STAGES},
     )
-    found = {
-        row.campaign_id: {name: getattr(row, name) for name in MESSAGE_STAGES}
-        for row in session.execute(stmt)
-    }
+    found = {row.key: {name: getattr(row, name) for name in MESSAGE_STAGES} for row in session.execute(stmt)}
     return {c: found.get(c, dict.fromkeys(MESSAGE_STAGES, 0)) for c in campaign_ids}
 
 
