@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from sqlalchemy import ColumnElement, func, or_, select
@@ -81,9 +81,9 @@ def _page_pg(
             id=item_id,
             content=orjson.loads(content),
             trigger=trigger,
-            created_at=created_at.astimezone(UTC),
-            expires_at=expires_at and expires_at.astimezone(UTC),
-            read_at=read_at and read_at.astimezone(UTC),
+            created_at=created_at,
+            expires_at=expires_at,
+            read_at=read_at,
         )
         for item_id, content, trigger, created_at, expires_at, read_at, _ in rows
     ]

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Collection, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.kit import sql
@@ -91,13 +91,19 @@ def move_cohorts(session: Session, workspace_id: uuid.UUID, user_ids: Collection
             cur.execute(_MOVE_PG, params)
         return
     firsts = session.execute(select(User.id, User.first_seen_at).where(User.id.in_(user_ids))).all()
-    for user_id, first in firsts:
-        cohort = local_week(first, zone)
-        session.execute(
-            update(weeks)
-            .where(weeks.c.workspace_id == workspace_id, weeks.c.user_id == user_id, weeks.c.cohort != cohort)
-            .values(cohort=cohort)
+    moved = (
+        update(weeks)
+        .where(
+            weeks.c.workspace_id == workspace_id,
+            weeks.c.user_id == bindparam("moved_user"),
+            weeks.c.cohort != bindparam("moved_cohort"),
         )
+        .values(cohort=bindparam("moved_cohort"))
+    )
+    # One statement for every user (executemany), not one built per user.
+    cohorts = [{"moved_user": u, "moved_cohort": local_week(first, zone)} for u, first in firsts]
+    if cohorts:
+        session.execute(moved, cohorts)
 
 
 # Sorted like the primary key, so the insert appends to the index instead of seeking.

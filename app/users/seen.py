@@ -46,10 +46,11 @@ ON CONFLICT (workspace_id, external_id) DO NOTHING
 
 # Lock the rows that need widening in id order first (LockRows sits above the sort), then
 # update them; rows already wide enough (such as users just created) are left alone. Returns
-# the users whose first_seen_at is now the one seen (moved back, or equal to it already).
+# the users whose first_seen_at moved back (their retention cohort may move with it).
 _WIDEN_PG = """
 WITH due AS (
-  SELECT u.id, seen.first_seen_at, seen.last_seen_at
+  SELECT u.id, seen.first_seen_at, seen.last_seen_at,
+         u.first_seen_at > seen.first_seen_at AS moves_back
   FROM unnest(%(external_ids)b::text[], %(firsts)b::timestamptz[], %(lasts)b::timestamptz[])
     AS seen(external_id, first_seen_at, last_seen_at)
   JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = seen.external_id
@@ -62,9 +63,9 @@ WITH due AS (
       last_seen_at = greatest(u.last_seen_at, due.last_seen_at)
   FROM due
   WHERE u.workspace_id = %(workspace)b AND u.id = due.id
-  RETURNING u.id, u.first_seen_at = due.first_seen_at AS moved_back
+  RETURNING u.id, due.moves_back
 )
-SELECT id FROM widened WHERE moved_back
+SELECT id FROM widened WHERE moves_back
 """
 
 

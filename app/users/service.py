@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -119,8 +119,6 @@ def _merge_in_place(
     if row is None:
         return None
     row["attributes"] = orjson.loads(row["attributes"])
-    for name in ("first_seen_at", "last_seen_at", "created_at", "updated_at"):
-        row[name] = row[name].astimezone(UTC)
     user = User(**row)
     if changes.set:
         attributes.check_limits(user.attributes)
