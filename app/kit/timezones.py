@@ -52,10 +52,9 @@ def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
 
 
 def in_zone(instant: datetime, zone_name: str) -> datetime:
-    """``instant`` as an aware datetime in ``zone_name`` (a naive one is taken as UTC, as
-    stored times are): the same moment, its fields read on that zone's clock."""
-    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
-    return aware.astimezone(zone(zone_name))
+    """The aware ``instant`` in ``zone_name``: the same moment, its fields read on that zone's
+    clock."""
+    return instant.astimezone(zone(zone_name))
 
 
 def utc_to_local(instant: datetime, zone_name: str) -> datetime:
@@ -65,7 +64,11 @@ def utc_to_local(instant: datetime, zone_name: str) -> datetime:
 
 def local_week(instant: datetime, zone_name: str) -> date:
     """The Monday of the local calendar week ``instant`` falls in, read on the zone's clock."""
-    day = utc_to_local(instant, zone_name).date()
+    return monday_of(utc_to_local(instant, zone_name).date())
+
+
+def monday_of(day: date) -> date:
+    """The Monday of ``day``'s calendar week."""
     return day - timedelta(days=day.weekday())
 
 

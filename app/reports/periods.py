@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from app.kit.errors import Invalid
-from app.kit.timezones import local_to_utc, utc_to_local
+from app.kit.timezones import local_to_utc, monday_of, utc_to_local
 from app.models.base import utcnow
 
 Interval = Literal["hour", "day", "week"]
@@ -38,7 +38,7 @@ def period(first: date, last: date, interval: Interval, zone: str) -> Period:
     if last < first:
         raise Invalid("end is before start", field="end")
     if interval == "week":
-        first = first - timedelta(days=first.weekday())
+        first = monday_of(first)
     days = (last - first).days + 1
     if interval == "hour":
         start, end = (

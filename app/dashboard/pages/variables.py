@@ -13,9 +13,11 @@ from app.content.cache import content_cache
 from app.content.schemas import VariableKey, VariableUpdate
 from app.dashboard import variable_form
 from app.dashboard.forms import Form, FormErrors, field_error
+from app.dashboard.pages.reports import ALPHA
 from app.dashboard.routing import DashboardRoute, redirect
 from app.dashboard.templating import render
 from app.dashboard.viewer import Page, WorkspacePage, requires
+from app.events.schemas import EventName
 from app.kit.errors import NotFound, NudgeError
 from app.kit.session import DbSession
 from app.models import Variable
@@ -25,7 +27,6 @@ router = APIRouter(prefix="/dashboard/w/{workspace_id}", route_class=DashboardRo
 
 Editor = Annotated[WorkspacePage, Depends(requires(Permission.edit_messaging))]
 PAGE_SIZE = 500
-ALPHA = 0.05
 
 
 @router.get("/variables", name="dashboard.variables")
@@ -49,7 +50,7 @@ def variable_page(
     session: DbSession,
     page: Page,
     key: VariableKey,
-    goal: Annotated[str | None, Query(max_length=200)] = None,
+    goal: Annotated[EventName | None, Query()] = None,
     window_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 72,
 ) -> Response:
     """The editor, and for a variable with variants its experiment's results on ``goal``."""
