@@ -45,12 +45,6 @@ _COLUMNS = (
 )
 
 
-def _new_id(session: Session) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.nudge_uuid7()
-    return func.lower(func.hex(func.randomblob(16)))
-
-
 def _at(value: datetime | None) -> ColumnElement[Any]:
     """An instant as a typed SQL value (a bare NULL would be text in a Postgres subquery)."""
     return literal(value, UtcDateTime()) if value is not None else cast(null(), UtcDateTime())
@@ -131,7 +125,7 @@ def _insert(
 def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, now: datetime) -> int:
     source = select(
         literal(send.workspace_id, Uuid()),
-        _new_id(session),
+        func.nudge_uuid7(),
         literal(send.id, Uuid()),
         literal(campaign.id, Uuid()),
         rows.c.user_id,
