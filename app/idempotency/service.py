@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.kit import sql
-from app.kit.db import Database
+from app.kit.db import Database, current_workspace
 from app.kit.errors import Conflict, ErrorCode, Invalid
 from app.kit.ids import uuid7
 from app.models import IdempotencyKey
@@ -104,4 +104,14 @@ def release(database: Database, workspace_id: uuid.UUID, claim_id: uuid.UUID) ->
 
 def purge_expired(session: Session) -> int:
     result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - RETENTION))
+    return result.rowcount or 0
+
+
+def forget_answers_starting(session: Session, prefix: bytes) -> int:
+    """Delete the workspace's stored answers that begin with ``prefix``: an erased user's
+    profile must not wait out the retention inside a replayable answer. Their keys are free
+    again (a retried request is simply done again)."""
+    head = func.substr(IdempotencyKey.response_body, 1, len(prefix))
+    mine = IdempotencyKey.workspace_id == current_workspace(session)
+    result = session.execute(delete(IdempotencyKey).where(mine, head == prefix))
     return result.rowcount or 0

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.dependencies import AnyKey, SecretKey
 from app.auth.service import AuthContext
+from app.idempotency import service as idempotency
 from app.idempotency.dependencies import Idempotent
 from app.kit.errors import Invalid
 from app.kit.responses import JsonResponse, model_response
@@ -119,7 +120,14 @@ def export_user(external_id: ExternalIdPath, session: DbSession, _auth: SecretKe
     return JsonResponse(service.export(session, external_id))
 
 
+def _answer_prefix(external_id: str) -> bytes:
+    """How every upsert answer about this user begins: UserOut and UserReceipt both lead with
+    ``external_id`` (up to its closing quote, so "ann" does not match "anna")."""
+    return UserReceipt(external_id=external_id).model_dump_json().encode().removesuffix(b"}")
+
+
 @router.delete("/{external_id}", response_model=ErasureOut, summary="Erase a user and everything about them")
 def delete_user(external_id: ExternalIdPath, session: DbSession, _auth: SecretKey) -> ErasureOut:
     events, devices = service.erase(session, external_id)
+    idempotency.forget_answers_starting(session, _answer_prefix(external_id))
     return ErasureOut(external_id=external_id, erased=True, events=events, devices=devices)

@@ -18,6 +18,7 @@ from app.users import service as users_service
 from app.worker.registry import TaskContext
 from tests.fixtures.assertions import error_of, ok
 from tests.fixtures.factories import count_rows
+from tests.journeys.helpers import api_journey
 
 
 def post_user(client, tenant, body, key, tenant_headers=None):
@@ -186,6 +187,27 @@ def test_purge_forgets_keys_past_24_hours_in_every_workspace(
     assert purge_expired(TaskContext(database=database, sink=sink)) == 2
     with owner_engine.connect() as conn:
         assert conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all() == ["fresh"]
+
+
+@pytest.mark.smoke
+def test_erasing_a_user_forgets_the_answers_holding_their_profile(client, tenant, other_tenant, owner_engine):
+    for t in (tenant, other_tenant):
+        post_user(client, t, {"external_id": "ann", "email": "ann@example.com"}, "k-ann", t.secret_headers)
+        post_user(client, t, {"external_id": "anna", "email": "anna@example.com"}, "k-anna", t.secret_headers)
+    journey = api_journey([{"id": "bye", "type": "exit"}])  # an answer that names no user first
+    headers = {**tenant.secret_headers, "Idempotency-Key": "k-j"}
+    ok(client.post("/v1/journeys", json=journey, headers=headers), 201)
+    ok(client.delete("/v1/users/ann", headers=tenant.secret_headers))
+    with owner_engine.connect() as conn:
+        rows = conn.execute(text("SELECT workspace_id, key FROM idempotency_keys")).all()
+    assert sorted((uuid.UUID(str(ws)) == tenant.workspace_id, key) for ws, key in rows) == [
+        (False, "k-ann"),
+        (False, "k-anna"),
+        (True, "k-anna"),
+        (True, "k-j"),
+    ]
+    again = post_user(client, tenant, {"external_id": "ann", "email": "ann@example.com"}, "k-ann")
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
 
 
 def test_a_claim_released_while_we_look_at_it_is_claimed_afresh(database, tenant, owner_engine):
