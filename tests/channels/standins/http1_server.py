@@ -83,6 +83,12 @@ class ThreadedServer:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+        # End open connections while the loop still runs (their clean-up needs it), then close it.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
