@@ -16,7 +16,10 @@ provider accepting the batch and the commit: the server rolls the transaction ba
 are ``queued`` again at once with the same delivery id (the provider's idempotency id) and the
 lane's redelivered task, or a restarted lane, sends them again. So a crash repeats at most the
 one batch in flight, and skips nobody. The price is a transaction (and its connection) open for
-the provider's call, and a crash does not count as an attempt.
+the provider's call, and a crash does not count as an attempt. An exception does (a bug, a
+database error): a fresh transaction puts the chunk's rows back to ``queued`` a backoff later
+with the attempt counted, so a poison row fails after ``dispatch_max_attempts`` instead of
+stopping its lane at the same chunk for ever.
 
 On SQLite (one writer at a time, no row locks) a first transaction moves the rows to
 ``sending`` under a lease and commits before the send, and a second writes the results; rows a
@@ -26,6 +29,7 @@ crash leaves in ``sending`` go back to ``queued`` when their lease expires (the 
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections import defaultdict
@@ -61,6 +65,7 @@ from app.models.base import utcnow
 from app.models.delivery import suppressed
 from app.tracking.links import TrackingLinks
 
+log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = 30.0
 MAX_LANE_DELAY_S = 30.0
 ERASED, UNSUBSCRIBED, IN_CONTROL = suppressed("erased"), suppressed("unsubscribed"), suppressed("control")
@@ -355,47 +360,79 @@ def dispatch_chunk(
     # On SQLite a lease is also the claim's token; jitter keeps two claims at one instant distinct.
     lease_until = now + timedelta(seconds=settings.dispatch_lease_s, microseconds=random.randrange(1_000_000))
     report = ChunkReport()
-    with database.transaction(workspace_id) as session:
-        setup = _load(session, send_id)
-        if setup is None or setup.send.status not in (SendStatus.planning, SendStatus.dispatching):
-            report.stopped = "send finished"
-            return report, []
-        if setup.campaign.status != CampaignStatus.running:
-            report.stopped = f"campaign {setup.campaign.status}"
-            return report, []
-        claimed = ledger.claim(
-            session,
-            workspace_id,
-            send_id,
-            now=now,
-            lease_until=lease_until,
-            limit=settings.dispatch_chunk_size,
-            after=after or ledger.START,
-        )
-        report.claimed = len(claimed)
-        if not claimed:
-            return report, []
-        full = len(claimed) >= settings.dispatch_chunk_size
-        channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
-        if channel is None:
-            decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
-            dispatch_metrics.record_not_configured(setup.campaign.channel, len(claimed))
-        else:
-            decided = _decide(session, setup, claimed, buckets, now=now)
-        _count(report, decided.outcomes)
-        dispatch_metrics.record_outcomes(setup.campaign.channel, decided.outcomes)
-        content = compose.compile_chunk(session, setup.campaign, setup.send, decided.sendable)
-        if ledger.holds_claims(session):  # the rows stay locked through the send: one write each
-            delivered = _deliver(setup, workspace_id, channel, decided, content, database=database, now=now)
+    claimed: list[Claimed] = []
+    try:
+        with database.transaction(workspace_id) as session:
+            setup = _load(session, send_id)
+            if setup is None or setup.send.status not in (SendStatus.planning, SendStatus.dispatching):
+                report.stopped = "send finished"
+                return report, []
+            if setup.campaign.status != CampaignStatus.running:
+                report.stopped = f"campaign {setup.campaign.status}"
+                return report, []
+            claimed = ledger.claim(
+                session,
+                workspace_id,
+                send_id,
+                now=now,
+                lease_until=lease_until,
+                limit=settings.dispatch_chunk_size,
+                after=after or ledger.START,
+            )
+            report.claimed = len(claimed)
+            if not claimed:
+                return report, []
+            full = len(claimed) >= settings.dispatch_chunk_size
+            channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
+            if channel is None:
+                decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
+                dispatch_metrics.record_not_configured(setup.campaign.channel, len(claimed))
+            else:
+                decided = _decide(session, setup, claimed, buckets, now=now)
+            _count(report, decided.outcomes)
+            dispatch_metrics.record_outcomes(setup.campaign.channel, decided.outcomes)
+            content = compose.compile_chunk(session, setup.campaign, setup.send, decided.sendable)
+            if ledger.holds_claims(session):  # the rows stay locked through the send: one write each
+                delivered = _deliver(
+                    setup, workspace_id, channel, decided, content, database=database, now=now
+                )
+                return _record(
+                    session, setup, report, claimed, decided, delivered, lease_until, full=full, now=now
+                )
+            ledger.write(session, workspace_id, lease_until, decided.outcomes)
+            decided.outcomes = []  # written: the second transaction writes only the send's results
+
+        delivered = _deliver(setup, workspace_id, channel, decided, content, database=database, now=now)
+        with database.transaction(workspace_id) as session:
             return _record(
                 session, setup, report, claimed, decided, delivered, lease_until, full=full, now=now
             )
-        ledger.write(session, workspace_id, lease_until, decided.outcomes)
-        decided.outcomes = []  # written: the second transaction writes only the send's results
+    except Exception as exc:  # not a provider's answer (_send takes those): a bug or the database
+        _count_failed_attempt(database, workspace_id, claimed, exc, now=now)
+        raise
 
-    delivered = _deliver(setup, workspace_id, channel, decided, content, database=database, now=now)
-    with database.transaction(workspace_id) as session:
-        return _record(session, setup, report, claimed, decided, delivered, lease_until, full=full, now=now)
+
+def _count_failed_attempt(
+    database: Database, workspace_id: uuid.UUID, claimed: list[Claimed], exc: Exception, *, now: datetime
+) -> None:
+    """A chunk whose transaction failed counts the attempt for its rows the failure put back to
+    ``queued``: they are retried later and fail once out of attempts, instead of stopping the
+    lane at the same chunk forever. A worker killed outright counts nothing (see above)."""
+    if not claimed:
+        return
+    error = f"dispatch failed: {type(exc).__name__}: {exc}"[:1000]
+    try:
+        with database.transaction(workspace_id) as session:
+            ledger.count_failed_attempt(
+                session,
+                workspace_id,
+                claimed,
+                error=error,
+                retry_at=now + timedelta(seconds=RETRY_BACKOFF_S),
+                max_attempts=database.settings.dispatch_max_attempts,
+            )
+    except Exception:  # the database itself is away: the lane's restart tries again later
+        log.warning("could not count the failed attempt of %d deliveries", len(claimed), exc_info=True)
 
 
 def _record(

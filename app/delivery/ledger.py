@@ -260,6 +260,43 @@ def write(
     return written + _write_each(session, workspace_id, lease_until, distinct)
 
 
+def count_failed_attempt(
+    session: Session,
+    workspace_id: uuid.UUID,
+    claimed: Sequence[Claimed],
+    *,
+    error: str,
+    retry_at: datetime,
+    max_attempts: int,
+) -> int:
+    """Count the attempt of claimed rows whose chunk failed before writing them: each row still
+    ``queued`` with the attempts it had before the claim goes back to ``queued`` at ``retry_at``,
+    or ``failed`` once out of attempts. A row some other claim has since moved on is left alone."""
+    ids_by_attempt: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for row in claimed:
+        ids_by_attempt[row.attempts].append(row.id)
+    counted = 0
+    for attempt, ids in ids_by_attempt.items():
+        out_of_attempts = attempt >= max_attempts
+        stmt = (
+            update(D)
+            .where(
+                D.c.workspace_id == workspace_id,
+                D.c.id.in_(ids),
+                D.c.status == DeliveryStatus.queued,
+                D.c.attempts == attempt - 1,  # a claim returns the attempt it makes
+            )
+            .values(
+                status=DeliveryStatus.failed if out_of_attempts else DeliveryStatus.queued,
+                attempts=attempt,
+                error=error,
+                due_at=D.c.due_at if out_of_attempts else retry_at,
+            )
+        )
+        counted += session.connection().execute(stmt).rowcount
+    return counted
+
+
 def _write_group(
     session: Session, workspace_id: uuid.UUID, lease_until: datetime, shared: Outcome, ids: list[uuid.UUID]
 ) -> int:
