@@ -250,7 +250,7 @@ def delivery_counts(session: Session, campaign_id: uuid.UUID) -> dict[str, Any]:
     get(session, campaign_id)
     rows = session.execute(
         select(Delivery.status, Delivery.variant, func.count())
-        .where(Delivery.send_id.in_(select(Send.id).where(Send.campaign_id == campaign_id)))
+        .where(Delivery.campaign_id == campaign_id)
         .group_by(Delivery.status, Delivery.variant)
     ).all()
     by_status: dict[str, int] = {}

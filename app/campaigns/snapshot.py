@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.kit import sql
 from app.kit.types import UtcDateTime
 from app.models import Campaign, Delivery, DeliveryStatus, Event, Send, User
+from app.models.delivery import LEDGER_KEY
 
 ENGAGEMENT_WINDOW = timedelta(days=90)
 _COLUMNS = (
@@ -139,7 +140,7 @@ def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, no
     stmt = (
         sql.insert(session, Delivery)
         .from_select(list(_COLUMNS), source)
-        .on_conflict_do_nothing(index_elements=["workspace_id", "send_id", "user_id"])
+        .on_conflict_do_nothing(index_elements=LEDGER_KEY)
         .execution_options(preserve_rowcount=True)  # INSERT counts are not kept by default
     )
     return session.connection().execute(stmt).rowcount

@@ -32,6 +32,7 @@ from app.models import (
     User,
     Workspace,
 )
+from app.models.delivery import LEDGER_KEY
 from app.models.trigger_entry import TriggerEntry, trigger_entry_id
 
 HANDLE_TASK = "campaigns.handle_triggers"
@@ -228,9 +229,7 @@ def handle(session: Session, event_ids: Sequence[uuid.UUID], *, now: datetime) -
             touched[send_id] = touched.get(send_id, False) or due <= now
         if rows:
             session.execute(
-                sql.insert(session, Delivery).on_conflict_do_nothing(
-                    index_elements=["workspace_id", "send_id", "user_id"]
-                ),
+                sql.insert(session, Delivery).on_conflict_do_nothing(index_elements=LEDGER_KEY),
                 rows,
             )
     return touched

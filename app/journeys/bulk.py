@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.kit import sql
 from app.models import Delivery
+from app.models.delivery import LEDGER_KEY
 from app.models.journey_state import JourneyState
 from app.models.journey_step import JourneyStep
 
@@ -61,7 +62,7 @@ _DELIVERIES = text(
     FROM unnest(CAST(:ids AS uuid[]), CAST(:send_ids AS uuid[]), CAST(:campaign_ids AS uuid[]),
                 CAST(:user_ids AS uuid[]), CAST(:channels AS text[]))
          AS v(id, send_id, campaign_id, user_id, channel)
-    ON CONFLICT (workspace_id, send_id, user_id) DO NOTHING
+    ON CONFLICT (workspace_id, campaign_id, user_id, send_id) DO NOTHING  -- LEDGER_KEY
     """
 )
 
@@ -197,9 +198,7 @@ def insert_deliveries(
         for r in rows
     ]
     session.execute(
-        sql.insert(session, Delivery).on_conflict_do_nothing(
-            index_elements=["workspace_id", "send_id", "user_id"]
-        ),
+        sql.insert(session, Delivery).on_conflict_do_nothing(index_elements=LEDGER_KEY),
         values,
     )
 
