@@ -283,7 +283,7 @@ def finish(database: Database, report: TickReport, *, now: datetime) -> None:
                 continue  # today's trigger send still takes entries
             if send.occurrence.startswith(JOURNEY_OCCURRENCE):
                 continue  # a journey step's send takes entries while the journey lives
-            if not ledger.has_unfinished(session, send_id):
+            if not ledger.has_unfinished(session, send):
                 send.status = SendStatus.done
                 send.finished_at = now
                 report.finished_sends += 1

@@ -23,13 +23,16 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Text,
     and_,
     bindparam,
     case,
     cast,
     exists,
+    func,
     literal,
+    or_,
     select,
     tuple_,
     update,
@@ -455,10 +458,28 @@ def reclaim_expired(session: Session, workspace_id: uuid.UUID, *, now: datetime,
     return session.connection().execute(stmt).rowcount or 0
 
 
-def has_unfinished(session: Session, send_id: uuid.UUID) -> bool:
-    return bool(
-        session.scalar(select(exists().where(Delivery.send_id == send_id, Delivery.status.in_(UNFINISHED))))
-    )
+def _unfinished_each(workspace_id: uuid.UUID, sends: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """One condition per unfinished status: each probe is then a lookup in that status's partial
+    index, where one ``IN`` over both statuses lets the planner scan the whole ledger."""
+    return [and_(D.c.workspace_id == workspace_id, sends, D.c.status == status) for status in UNFINISHED]
+
+
+def has_unfinished(session: Session, send: Send) -> bool:
+    probes = [exists().where(c) for c in _unfinished_each(send.workspace_id, D.c.send_id == send.id)]
+    return bool(session.scalar(select(or_(*probes))))
+
+
+def earliest_unfinished(
+    session: Session, workspace_id: uuid.UUID, sends: Any, *, due_by: datetime
+) -> datetime | None:
+    """The earliest due_at, up to ``due_by``, of the unfinished rows of ``sends`` (ids or a
+    subquery of them)."""
+    firsts = [
+        select(func.min(D.c.due_at)).where(c, D.c.due_at <= due_by).scalar_subquery()
+        for c in _unfinished_each(workspace_id, D.c.send_id.in_(sends))
+    ]
+    found = [first for first in session.execute(select(*firsts)).one() if first is not None]
+    return min(found) if found else None
 
 
 def cancel_queued(session: Session, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> int:

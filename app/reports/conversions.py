@@ -28,6 +28,7 @@ from sqlalchemy import Update, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import Goal
+from app.delivery import ledger
 from app.delivery.rules import CONTROL
 from app.kit.ids import uuid7_floor
 from app.models import Campaign, Delivery, DeliveryStatus, Event, Send, SendStatus
@@ -154,14 +155,8 @@ def catch_up(session: Session, campaign: Campaign, *, now: datetime) -> int:
     active = select(Send.id).where(
         Send.campaign_id == campaign.id, Send.status.in_((SendStatus.planning, SendStatus.dispatching))
     )
-    unsettled = session.scalar(
-        select(func.min(D.c.due_at)).where(
-            D.c.workspace_id == campaign.workspace_id,
-            D.c.send_id.in_(active.scalar_subquery()),
-            D.c.status.in_((DeliveryStatus.queued.value, DeliveryStatus.sending.value)),
-            D.c.due_at <= now,
-        )
-    )
+    sends = active.scalar_subquery()
+    unsettled = ledger.earliest_unfinished(session, campaign.workspace_id, sends, due_by=now)
     if unsettled is not None:
         safe = min(safe, unsettled)
     mark = uuid7_floor(int(safe.timestamp() * 1000))

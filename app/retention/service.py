@@ -13,13 +13,12 @@ from datetime import datetime
 from sqlalchemy import and_, delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.delivery.ledger import UNFINISHED
 from app.kit.db import current_workspace
 from app.kit.ids import uuid7_floor
-from app.models import Delivery, DeliveryStatus, Event, InboxItem, JourneyState, JourneyStep, StateStatus
+from app.models import Delivery, Event, InboxItem, JourneyState, JourneyStep, StateStatus
 
 BATCH = 5000
-# Rows still owed a send are never purged, however old: the ledger's promise comes first.
-_UNFINISHED = (DeliveryStatus.queued, DeliveryStatus.sending)
 
 
 def _boundary(before: datetime) -> uuid.UUID:
@@ -48,7 +47,7 @@ def purge_deliveries_batch(session: Session, created_before: datetime) -> int:
             .where(
                 Delivery.workspace_id == workspace_id,
                 Delivery.id < _boundary(created_before),
-                Delivery.status.not_in(_UNFINISHED),
+                Delivery.status.not_in(UNFINISHED),  # still owed a send: the ledger's promise first
             )
             .order_by(Delivery.id)
             .limit(BATCH)
