@@ -242,7 +242,7 @@ def _insert_pg(
     params = {
         "workspace": current_workspace(session),
         "received_at": received_at,
-        **(sql.one_row(columns) if one else columns),
+        **sql.row_params(columns, one=one),
     }
     with sql.pg_cursor(session) as cur:
         cur.execute(_INSERTS_PG[one], params)

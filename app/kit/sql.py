@@ -35,7 +35,7 @@ def pg_cursor(session: Session) -> psycopg.Cursor[Any]:
 def rows(columns: Sequence[tuple[str, str]], *, one: bool, ordinality: bool = False) -> str:
     """The FROM item yielding the rows of a bulk statement, one ``(parameter, SQL type)`` per
     column: ``unnest`` of array parameters, or for one row a VALUES row of scalar parameters
-    (``one_row`` gives them). ``ordinality`` adds the row's position as a last column.
+    (``row_params`` gives them). ``ordinality`` adds the row's position as a last column.
 
     Postgres keeps a custom plan, planned anew at every execution, for a prepared statement
     whose generic plan looks dearer than its custom plans did, and a generic plan over
@@ -50,6 +50,6 @@ def rows(columns: Sequence[tuple[str, str]], *, one: bool, ordinality: bool = Fa
     return f"unnest({arrays}){' WITH ORDINALITY' if ordinality else ''}"
 
 
-def one_row(arrays: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
-    """The parameters of ``rows(..., one=True)``: each array's only element."""
-    return {name: values[0] for name, values in arrays.items()}
+def row_params(arrays: Mapping[str, Sequence[Any]], *, one: bool) -> dict[str, Any]:
+    """The column parameters of ``rows``: the arrays, or with ``one`` each one's only element."""
+    return {name: values[0] if one else values for name, values in arrays.items()}

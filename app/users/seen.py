@@ -114,12 +114,10 @@ def user_ids(session: Session, external_ids: Collection[str]) -> dict[str, uuid.
 
 def _create_unknown_pg(session: Session, seen: Mapping[str, SeenSpan]) -> None:
     workspace_id = current_workspace(session)
-    one, external_ids = len(seen) == 1, {"external_ids": list(seen)}
+    one = len(seen) == 1
     with sql.pg_cursor(session) as cur:
-        cur.execute(
-            _UNKNOWNS_PG[one],
-            {"workspace": workspace_id, **(sql.one_row(external_ids) if one else external_ids)},
-        )
+        params = {"workspace": workspace_id, **sql.row_params({"external_ids": list(seen)}, one=one)}
+        cur.execute(_UNKNOWNS_PG[one], params)
         # Sorted, so concurrent batches creating the same users wait on each other in one order.
         unknown = sorted(external_id for (external_id,) in cur.fetchall())
         if not unknown:
@@ -144,7 +142,7 @@ def _widen_pg(session: Session, seen: Mapping[str, SeenSpan]) -> set[uuid.UUID]:
         "lasts": [last for _, last in seen.values()],
     }
     one = len(seen) == 1
-    params = {"workspace": current_workspace(session), **(sql.one_row(columns) if one else columns)}
+    params = {"workspace": current_workspace(session), **sql.row_params(columns, one=one)}
     with sql.pg_cursor(session) as cur:
         cur.execute(_WIDENS_PG[one], params)
         return {user_id for (user_id,) in cur.fetchall()}
