@@ -26,17 +26,31 @@ class Listener:
         self._names = names
         self._cache: dict[uuid.UUID, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
+        # One load at a time: requests that miss together (a cold process under load) wait for
+        # the first one's answer instead of each running the query. A load only reads, so the
+        # lock never waits on a row lock held by a request queued behind it.
+        self._loading = threading.Lock()
 
     def names(self, session: Session, workspace_id: uuid.UUID) -> frozenset[str]:
-        now = clock.monotonic()
+        cached = self._fresh(workspace_id)
+        if cached is not None:
+            return cached
+        with self._loading:
+            cached = self._fresh(workspace_id)
+            if cached is not None:
+                return cached
+            now = clock.monotonic()
+            names = self._names(session)
+            with self._lock:
+                self._cache[workspace_id] = (now, names)
+        return names
+
+    def _fresh(self, workspace_id: uuid.UUID) -> frozenset[str] | None:
         with self._lock:
             hit = self._cache.get(workspace_id)
-        if hit is not None and now - hit[0] < CACHE_TTL_S:
+        if hit is not None and clock.monotonic() - hit[0] < CACHE_TTL_S:
             return hit[1]
-        names = self._names(session)
-        with self._lock:
-            self._cache[workspace_id] = (now, names)
-        return names
+        return None
 
     def forget(self, workspace_id: uuid.UUID) -> None:
         """Drop this process's entry at once (a launch, pause or edit changed what is listened to)."""

@@ -51,9 +51,7 @@ WITH stored AS (
   INSERT INTO events (workspace_id, id, user_id, name, occurred_at, received_at, properties, message_id)
   SELECT %(workspace)b, batch.id, u.id, batch.name, batch.occurred_at, %(received_at)b,
          batch.properties::jsonb, batch.message_id
-  FROM unnest(%(ids)b::uuid[], %(external_ids)b::text[], %(names)b::text[],
-              %(occurred)b::timestamptz[], %(properties)b::text[], %(message_ids)b::text[])
-    WITH ORDINALITY AS batch(id, external_id, name, occurred_at, properties, message_id, position)
+  FROM {rows} AS batch(id, external_id, name, occurred_at, properties, message_id, position)
   LEFT JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = batch.external_id
   ORDER BY batch.position
   ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
@@ -76,6 +74,18 @@ WITH stored AS (
 )
 SELECT id FROM stored
 """
+_EVENT_COLUMNS = (
+    ("ids", "uuid"),
+    ("external_ids", "text"),
+    ("names", "text"),
+    ("occurred", "timestamptz"),
+    ("properties", "text"),
+    ("message_ids", "text"),
+)
+# Keyed by "one event": a single event gets a statement of its own (see sql.rows).
+_INSERTS_PG = {
+    one: _INSERT_PG.format(rows=sql.rows(_EVENT_COLUMNS, one=one, ordinality=True)) for one in (True, False)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +230,7 @@ def _insert_pg(
     # In message_id order, so concurrent batches sharing message ids wait on each other in
     # one order (no deadlock).
     fresh = sorted(fresh, key=lambda pair: (pair[1].message_id is None, pair[1].message_id or ""))
-    params = {
-        "workspace": current_workspace(session),
-        "received_at": received_at,
+    columns = {
         "ids": [event_id for event_id, _ in fresh],
         "external_ids": [event.external_id for _, event in fresh],
         "names": [event.name for _, event in fresh],
@@ -230,8 +238,14 @@ def _insert_pg(
         "properties": [event.properties_json.decode() for _, event in fresh],
         "message_ids": [event.message_id for _, event in fresh],
     }
+    one = len(fresh) == 1
+    params = {
+        "workspace": current_workspace(session),
+        "received_at": received_at,
+        **sql.row_params(columns, one=one),
+    }
     with sql.pg_cursor(session) as cur:
-        cur.execute(_INSERT_PG, params)
+        cur.execute(_INSERTS_PG[one], params)
         return {row[0] for row in cur.fetchall()}
 
 

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="`nudge worker` serves Prometheus /metrics on this port (its dispatch and planner "
         "counters, summed over its pool processes). Unset: not served.",
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness of `nudge worker`'s pool processes: background work yields the CPU to "
+        "API requests on a shared machine and runs at full speed on an idle one. 0: normal priority.",
+    )
     public_signup: bool = Field(
         default=True,
         description="Anyone may create an account and a workspace at /dashboard/signup. Turn off on a "

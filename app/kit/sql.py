@@ -3,6 +3,7 @@ Postgres cursor bulk writes use."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -29,3 +30,26 @@ def pg_cursor(session: Session) -> psycopg.Cursor[Any]:
     """
     connection = session.connection().connection.driver_connection
     return connection.cursor(binary=True)
+
+
+def rows(columns: Sequence[tuple[str, str]], *, one: bool, ordinality: bool = False) -> str:
+    """The FROM item yielding the rows of a bulk statement, one ``(parameter, SQL type)`` per
+    column: ``unnest`` of array parameters, or for one row a VALUES row of scalar parameters
+    (``row_params`` gives them). ``ordinality`` adds the row's position as a last column.
+
+    Postgres keeps a custom plan, planned anew at every execution, for a prepared statement
+    whose generic plan looks dearer than its custom plans did, and a generic plan over
+    ``unnest`` of parameters guesses the arrays far longer than one element: on a connection
+    whose first executions were single rows, every single row was planned again (about as
+    costly as running it). A VALUES row is one row to both plans, so the cached plan is used.
+    """
+    if one:
+        values = ", ".join(f"%({name})b::{kind}" for name, kind in columns)
+        return f"(VALUES ({values}{', 1::bigint' if ordinality else ''}))"
+    arrays = ", ".join(f"%({name})b::{kind}[]" for name, kind in columns)
+    return f"unnest({arrays}){' WITH ORDINALITY' if ordinality else ''}"
+
+
+def row_params(arrays: Mapping[str, Sequence[Any]], *, one: bool) -> dict[str, Any]:
+    """The column parameters of ``rows``: the arrays, or with ``one`` each one's only element."""
+    return {name: values[0] if one else values for name, values in arrays.items()}

@@ -28,7 +28,7 @@ SeenSpan = tuple[datetime, datetime]  # the first and last time a call saw a use
 _users = User.__table__
 
 _UNKNOWN_PG = """
-SELECT external_id FROM unnest(%(external_ids)b::text[]) AS seen(external_id)
+SELECT external_id FROM {rows} AS seen(external_id)
 WHERE NOT EXISTS (
   SELECT FROM users u WHERE u.workspace_id = %(workspace)b AND u.external_id = seen.external_id
 )
@@ -51,8 +51,7 @@ _WIDEN_PG = """
 WITH due AS (
   SELECT u.id, seen.first_seen_at, seen.last_seen_at,
          u.first_seen_at > seen.first_seen_at AS moves_back
-  FROM unnest(%(external_ids)b::text[], %(firsts)b::timestamptz[], %(lasts)b::timestamptz[])
-    AS seen(external_id, first_seen_at, last_seen_at)
+  FROM {rows} AS seen(external_id, first_seen_at, last_seen_at)
   JOIN users u ON u.workspace_id = %(workspace)b AND u.external_id = seen.external_id
   WHERE u.first_seen_at > seen.first_seen_at OR u.last_seen_at < seen.last_seen_at
   ORDER BY u.id
@@ -67,6 +66,10 @@ WITH due AS (
 )
 SELECT id FROM widened WHERE moves_back
 """
+_SPAN_COLUMNS = (("external_ids", "text"), ("firsts", "timestamptz"), ("lasts", "timestamptz"))
+# Keyed by "one user": a single user gets statements of its own (see sql.rows).
+_UNKNOWNS_PG = {one: _UNKNOWN_PG.format(rows=sql.rows(_SPAN_COLUMNS[:1], one=one)) for one in (True, False)}
+_WIDENS_PG = {one: _WIDEN_PG.format(rows=sql.rows(_SPAN_COLUMNS, one=one)) for one in (True, False)}
 
 
 def ensure_users(session: Session, seen: Mapping[str, SeenSpan]) -> dict[str, uuid.UUID]:
@@ -111,8 +114,10 @@ def user_ids(session: Session, external_ids: Collection[str]) -> dict[str, uuid.
 
 def _create_unknown_pg(session: Session, seen: Mapping[str, SeenSpan]) -> None:
     workspace_id = current_workspace(session)
+    one = len(seen) == 1
     with sql.pg_cursor(session) as cur:
-        cur.execute(_UNKNOWN_PG, {"workspace": workspace_id, "external_ids": list(seen)})
+        params = {"workspace": workspace_id, **sql.row_params({"external_ids": list(seen)}, one=one)}
+        cur.execute(_UNKNOWNS_PG[one], params)
         # Sorted, so concurrent batches creating the same users wait on each other in one order.
         unknown = sorted(external_id for (external_id,) in cur.fetchall())
         if not unknown:
@@ -131,14 +136,15 @@ def _create_unknown_pg(session: Session, seen: Mapping[str, SeenSpan]) -> None:
 
 def _widen_pg(session: Session, seen: Mapping[str, SeenSpan]) -> set[uuid.UUID]:
     """Widen; returns the users whose first_seen_at moved back."""
-    params = {
-        "workspace": current_workspace(session),
+    columns = {
         "external_ids": list(seen),
         "firsts": [first for first, _ in seen.values()],
         "lasts": [last for _, last in seen.values()],
     }
+    one = len(seen) == 1
+    params = {"workspace": current_workspace(session), **sql.row_params(columns, one=one)}
     with sql.pg_cursor(session) as cur:
-        cur.execute(_WIDEN_PG, params)
+        cur.execute(_WIDENS_PG[one], params)
         return {user_id for (user_id,) in cur.fetchall()}
 
 

@@ -16,6 +16,7 @@ from app.kit.jobs import Job
 from app.kit.logs import configure as configure_logging
 from app.kit.runtime import tune_garbage_collector
 from app.kit.settings import Settings, get_settings
+from app.worker.priority import yield_cpu
 from app.worker.registry import TaskContext, TaskSpec, load_all
 
 _state: dict[str, Any] = {}
@@ -90,12 +91,15 @@ def create_celery(settings: Settings | None = None) -> Celery:
 
 
 @signals.worker_process_init.connect
-def _freeze_startup_objects(**_: Any) -> None:
-    """What a worker process has imported lives as long as it does: moved out of the cycle
+def _tune_pool_process(**_: Any) -> None:
+    """Background work gives way to API requests on a shared machine (``NUDGE_WORKER_NICE``).
+
+    What a worker process has imported lives as long as it does: moved out of the cycle
     collector's view, the collections a task's many short-lived objects trigger no longer walk
     it (a dispatch chunk spent about a fifth of its CPU there). A chunk also makes tens of
     thousands of short-lived containers: at the default young-generation threshold they cost
     dozens of collections per chunk, a few µs per message."""
+    yield_cpu(get_settings().worker_nice)
     tune_garbage_collector()
 
 
