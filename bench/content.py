@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.auth.user_signature import user_signature  # noqa: E402
+from app.channels.transport.http1 import Http1Pool, TransportError  # noqa: E402
 from app.kit.db import Database  # noqa: E402
 from app.kit.settings import Settings  # noqa: E402
 from app.models import KeyKind  # noqa: E402
@@ -200,36 +201,38 @@ class Outcome:
 async def at_rate(
     base: str, path: str, headers: list[dict[str, str]], rate: float, seconds: float
 ) -> Outcome:
-    """Open loop: request i starts at ``i / rate``; its latency counts from that moment."""
+    """Open loop: request i starts at ``i / rate``; its latency counts from that moment.
+
+    Sent through Nudge's own keep-alive HTTP/1.1 client (asyncio protocols, httptools):
+    aiohttp took a sixth of a core at 500 requests/s, on the two cores the server shares."""
     total = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
-    connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60)
-    timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as http:
-        loop = asyncio.get_running_loop()
+    pool = Http1Pool(base, max_connections=256, timeout_s=10.0)
+    prepared = [tuple(h.items()) for h in headers]
+    loop = asyncio.get_running_loop()
 
-        async def one(planned: float, request_headers: dict[str, str]) -> None:
-            nonlocal errors
-            try:
-                async with http.get(path, headers=request_headers) as response:
-                    body = await response.read()
-                    if response.status != 200 or not body:
-                        errors += 1
-            except (aiohttp.ClientError, TimeoutError):
+    async def one(planned: float, request_headers: tuple[tuple[str, str], ...]) -> None:
+        nonlocal errors
+        try:
+            response = await pool.request("GET", path, request_headers)
+            if response.status != 200 or not response.body:
                 errors += 1
-            latencies.append(loop.time() - planned)
+        except TransportError:
+            errors += 1
+        latencies.append(loop.time() - planned)
 
-        cpu_before, started = _own_cpu(), loop.time()
-        tasks = []
-        for i in range(total):
-            planned = started + i / rate
-            delay = planned - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(planned, headers[i % len(headers)])))
-        await asyncio.gather(*tasks)
-        share = (_own_cpu() - cpu_before) / (loop.time() - started)
+    cpu_before, started = _own_cpu(), loop.time()
+    tasks = []
+    for i in range(total):
+        planned = started + i / rate
+        delay = planned - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(planned, prepared[i % len(prepared)])))
+    await asyncio.gather(*tasks)
+    share = (_own_cpu() - cpu_before) / (loop.time() - started)
+    await pool.aclose()
     return Outcome(latencies, errors, share)
 
 

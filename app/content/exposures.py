@@ -4,8 +4,10 @@ A ``GET /v1/content`` answer that serves a user a variant only adds (workspace, 
 user) to this process's buffer; a background thread writes the buffer once a second, one
 statement per workspace, keeping the first exposure of each (a unique key; a later one, or
 another process's, changes nothing). Keys already written are remembered, so a user asking
-again costs nothing. A user erased before the write is skipped. A process that dies loses at
-most its last second of exposures: they count for the results, they are not acknowledged data.
+again costs nothing; as bytes, which the garbage collector does not track (200,000 remembered
+tuples of ids made each full collection walk 600,000 objects, a pause of about 50 ms). A user
+erased before the write is skipped. A process that dies loses at most its last second of
+exposures: they count for the results, they are not acknowledged data.
 """
 
 from __future__ import annotations
@@ -39,12 +41,17 @@ COLUMNS = ("id", "user_id", "experiment", "variant", "at")
 Key = tuple[uuid.UUID, str, uuid.UUID]
 
 
+def _remembered(key: Key) -> bytes:
+    workspace_id, experiment, user_id = key
+    return workspace_id.bytes + user_id.bytes + experiment.encode()
+
+
 class ExposureRecorder:
     def __init__(self, database: Database, flush_s: float = FLUSH_S) -> None:
         self.database = database
         self.flush_s = flush_s
         self._pending: dict[Key, tuple[str, datetime]] = {}
-        self._written: OrderedDict[Key, None] = OrderedDict()
+        self._written: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -54,7 +61,7 @@ class ExposureRecorder:
         with self._lock:
             for experiment, variant in served.items():
                 key = (workspace_id, experiment, user_id)
-                if key not in self._written and key not in self._pending:
+                if key not in self._pending and _remembered(key) not in self._written:
                     self._pending[key] = (variant, at)
 
     def flush(self) -> int:
@@ -78,7 +85,7 @@ class ExposureRecorder:
             return 0
         with self._lock:
             for key in pending:
-                self._written[key] = None
+                self._written[_remembered(key)] = None
             while len(self._written) > REMEMBERED:
                 self._written.popitem(last=False)
         return len(pending)

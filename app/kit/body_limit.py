@@ -50,6 +50,10 @@ class BodyLimitMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await _refuse(send, self.too_large)
             return
+        if encoding == b"identity" and b"transfer-encoding" not in headers:
+            # The server frames the body by its declared length (none: no body), checked above.
+            await self.app(scope, receive, send)
+            return
         inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16) if encoding == b"gzip" else None
         if inflater is not None:
             # The app sees the body as it was before compression.

@@ -3,6 +3,7 @@ and the results count who did the goal event after it."""
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,17 @@ def test_exposures_wait_for_a_database_that_is_away(client, api, database, setti
 
 def _unreachable(url: str) -> str:
     return make_url(url).set(port=1).render_as_string(hide_password=False)  # nothing listens there
+
+
+def test_written_exposures_are_remembered_without_burdening_the_garbage_collector(client, api, tenant):
+    h = tenant.secret_headers
+    create(client, tenant, variable("discount", "number", 0, variants=SIZES, experiment="spring"))
+    put_user(client, tenant, "ann", plan="free")
+    content(client, h, user="ann")
+    recorder = api.state.exposures
+    assert recorder.flush() == 1
+
+    content(client, h, user="ann")  # remembered: nothing to write again
+    assert recorder.flush() == 0
+    # Keys a full collection need not walk: a process remembers up to 200,000 of them.
+    assert recorder._written and not any(gc.is_tracked(key) for key in recorder._written)
