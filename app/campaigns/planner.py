@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.campaigns import audience as audiences
-from app.campaigns import occurrences, service, snapshot
+from app.campaigns import occurrences, service, snapshot, split
 from app.campaigns.schemas import Recurring
 from app.campaigns.timing import Timing, optimal_instants, planning_horizon, zone_moment
 from app.delivery import ledger
@@ -72,7 +72,9 @@ def plan_send(
             return None
         campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
         workspace = session.get(Workspace, workspace_id)
-        queued = _plan(session, send, campaign, workspace.timezone if workspace else "UTC", now=now)
+        parallel = _parallel(database, settings)
+        zone = workspace.timezone if workspace else "UTC"
+        queued = _plan(session, send, campaign, zone, parallel, now=now)
         jobs: list[Job] = []
         if send.planned_zones and campaign.status == CampaignStatus.scheduled:
             campaign.status = CampaignStatus.running
@@ -81,7 +83,25 @@ def plan_send(
     return queued, jobs
 
 
-def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str, *, now: datetime) -> int:
+def _parallel(database: Database, settings: Settings) -> split.Parallel | None:
+    """Large waves split on Postgres, into no more parts than the pool has connections beside
+    the planning transaction's own."""
+    parts = min(settings.plan_parallel_parts, 2 * settings.database_pool_size - 1)
+    if not database.is_postgres or parts < 2:
+        return None
+    return split.Parallel(database, parts, settings.plan_parallel_min_rows)
+
+
+def _plan(
+    session: Session,
+    send: Send,
+    campaign: Campaign,
+    workspace_zone: str,
+    parallel: split.Parallel | None,
+    *,
+    now: datetime,
+) -> int:
+    """Plan the send's due waves; returns the rows they added to the send's planned count."""
     timing = Timing.from_json(send.timing)
     where = audiences.condition(session, send.workspace_id, audiences.parse(campaign.audience), now=now)
     share = rollout.share_condition(campaign, send)
@@ -89,7 +109,7 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
         where = and_(where, share)
     planned = list(send.planned_zones)
     waiting: list[datetime] = []
-    queued = 0
+    snapshots = 0
     if timing.per_zone:
         groups = audiences.zone_groups(audiences.distinct_zones(session, where), workspace_zone)
     else:
@@ -105,10 +125,17 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
             if send.occurrence == rollout.ROLLOUT and send.decision is None:
                 # Chosen once, when the first zone's roll-out is due; later zones send the same.
                 send.decision = rollout.decide(session, campaign, now=now)
-            queued += _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, now=now)
+            _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, parallel, now=now)
+            snapshots += 1
         planned.append(zone)
+    queued = 0
+    if snapshots:
+        # What the send holds, not the sum of row counts: parts of a split wave commit on their
+        # own, so an attempt that failed may have left rows its rerun does not count as new.
+        # Never lowered: retention may have removed finished rows of a send planned over days.
+        held = max(ledger.count_of_send(session, send.workspace_id, send.id), send.planned_count)
+        queued, send.planned_count = held - send.planned_count, held
     send.planned_zones = planned
-    send.planned_count += queued
     horizon = planning_horizon(timing, send.starts_at)
     if waiting or horizon > now:
         send.next_plan_at = min([*waiting, horizon] if horizon > now else waiting)
@@ -127,16 +154,18 @@ def _snapshot_zone(
     zone: str,
     raws: list[str | None],
     moment: datetime,
+    parallel: split.Parallel | None,
     *,
     now: datetime,
-) -> int:
+) -> None:
     """One zone's wave (or, for a UTC instant, everyone): its users queued for their moment."""
     if timing.per_zone:
         where = and_(where, audiences.in_zones(raws))
     if timing.mode != "optimal":
-        return snapshot.insert_wave(session, send, campaign, where, due_at=moment, now=now)
+        snapshot.insert_wave(session, send, campaign, where, due_at=moment, now=now, parallel=parallel)
+        return
     by_hour, fallback = optimal_instants(timing, zone, send.starts_at)
-    return snapshot.insert_by_habit(
+    snapshot.insert_by_habit(
         session,
         send,
         campaign,

@@ -29,6 +29,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    func,
     literal,
     select,
     tuple_,
@@ -416,6 +417,12 @@ def reclaim_expired(session: Session, workspace_id: uuid.UUID, *, now: datetime,
         )
     )
     return session.connection().execute(stmt).rowcount or 0
+
+
+def count_of_send(session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID) -> int:
+    """Rows the send holds, whatever their status (a scan of its unique key's index)."""
+    held = select(func.count()).where(D.c.workspace_id == workspace_id, D.c.send_id == send_id)
+    return session.connection().execute(held).scalar_one()
 
 
 def has_unfinished(session: Session, send_id: uuid.UUID) -> bool:
