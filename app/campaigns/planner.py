@@ -125,6 +125,9 @@ def _plan(
             if send.occurrence == rollout.ROLLOUT and send.decision is None:
                 # Chosen once, when the first zone's roll-out is due; later zones send the same.
                 send.decision = rollout.decide(session, campaign, now=now)
+                # It commits with this transaction: a part committing rows before it could see
+                # them dispatched without the winner (lanes restarted after a failed attempt).
+                parallel = None
             _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, parallel, now=now)
             snapshots += 1
         planned.append(zone)

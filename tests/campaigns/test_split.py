@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.campaigns import service, split
 from app.campaigns.schemas import CampaignCreate
+from app.experiments.rollout import ROLLOUT
 from app.models import Campaign, CampaignStatus, Send, SendStatus
 from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body, deliveries, statuses
 
@@ -41,9 +43,9 @@ def parts_run(monkeypatch):
     return lambda: next(started), fail
 
 
-def _launch(database, workspace_id):
+def _launch(database, workspace_id, **overrides):
     with database.transaction(workspace_id) as session:
-        campaign = service.create(session, CampaignCreate.model_validate(campaign_body()))
+        campaign = service.create(session, CampaignCreate.model_validate(campaign_body(**overrides)))
         campaign, jobs = service.launch(session, campaign.id, now=T0)
     return campaign.id, jobs
 
@@ -117,3 +119,24 @@ def test_small_wave_stays_one_statement(tuned, tenant, recording, parts_run):
     counted, _fail = parts_run
     assert counted() == 0
     assert statuses(database, ws) == {"sent": USERS}
+
+
+def test_roll_out_wave_with_its_decision_stays_one_statement(split_db, tenant, recording, parts_run):
+    """The winner commits with the planning transaction: no part may commit rows before it."""
+    ws = tenant.workspace_id
+    add_users(split_db, ws, [{"external_id": f"u{i}"} for i in range(USERS)])
+    variants = [{"key": k, "content": {"title": k, "body": k}} for k in ("A", "B")]
+    rollout = {"test_percent": 50, "wait_hours": 2, "metric": "clicked", "fallback_variant": "B"}
+    _campaign_id, jobs = _launch(split_db, ws, variants=variants, rollout=rollout)
+    lanes = Lanes(split_db)
+    lanes.emit(jobs)
+    lanes.run(T0)
+    counted, _fail = parts_run
+    assert counted() == PARTS  # the test share: split
+    lanes.settle(T0 + timedelta(hours=2))
+    assert counted() == PARTS + 1  # the rest, planned with the decision: one statement
+    with split_db.transaction(ws) as session:
+        rest = session.scalars(select(Send).where(Send.occurrence == ROLLOUT)).one()
+    rows = [r for r in deliveries(split_db, ws) if r.send_id == rest.id]
+    assert len(rows) == rest.planned_count and {r.variant for r in rows} == {"B"}
+    assert len({r.user_id for r in deliveries(split_db, ws)}) == USERS
