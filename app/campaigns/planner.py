@@ -26,6 +26,7 @@ from app.delivery.lanes import start_lanes
 from app.experiments import rollout
 from app.journeys.sends import OCCURRENCE_PREFIX as JOURNEY_OCCURRENCE
 from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
+from app.kit import sql
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
 from app.kit.metrics import LEASES_RECLAIMED, PLANNER_TICK
@@ -109,7 +110,8 @@ def _plan(
         where = and_(where, share)
     planned = list(send.planned_zones)
     waiting: list[datetime] = []
-    snapshots = 0
+    left_over = _left_over(session, send)
+    queued = 0
     if timing.per_zone:
         groups = audiences.zone_groups(audiences.distinct_zones(session, where), workspace_zone)
     else:
@@ -128,16 +130,16 @@ def _plan(
                 # It commits with this transaction: a part committing rows before it could see
                 # them dispatched without the winner (lanes restarted after a failed attempt).
                 parallel = None
-            _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, parallel, now=now)
-            snapshots += 1
+            queued += _snapshot_zone(
+                session, send, campaign, timing, where, zone, raws, moment, parallel, now=now
+            )
         planned.append(zone)
-    queued = 0
-    if snapshots:
-        # What the send holds, not the sum of row counts: parts of a split wave commit on their
-        # own, so an attempt that failed may have left rows its rerun does not count as new.
-        # Never lowered: retention may have removed finished rows of a send planned over days.
+    if left_over:
+        # The rerun's row counts skip what the failed attempt committed: count what the send
+        # holds (never lowered: retention may have removed finished rows of a long send).
         held = max(ledger.count_of_send(session, send.workspace_id, send.id), send.planned_count)
-        queued, send.planned_count = held - send.planned_count, held
+        queued = held - send.planned_count
+    send.planned_count += queued
     send.planned_zones = planned
     horizon = planning_horizon(timing, send.starts_at)
     if waiting or horizon > now:
@@ -146,6 +148,20 @@ def _plan(
         send.status = SendStatus.dispatching
         send.next_plan_at = None
     return queued
+
+
+# How far the database's clock may lag the planner's: rows an attempt made are looked for from
+# this long before the send came due.
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+def _left_over(session: Session, send: Send) -> bool:
+    """Whether an earlier attempt at the due waves left rows: the parts of a split wave commit
+    on their own (Postgres), so one that failed may have. Rows of the waves planned before were
+    made before the send came due again (``next_plan_at``); a row made since can only be one."""
+    if send.next_plan_at is None or not sql.is_postgres(session):
+        return False
+    return ledger.has_rows_since(session, send.workspace_id, send.id, send.next_plan_at - CLOCK_SKEW)
 
 
 def _snapshot_zone(
@@ -160,15 +176,14 @@ def _snapshot_zone(
     parallel: split.Parallel | None,
     *,
     now: datetime,
-) -> None:
+) -> int:
     """One zone's wave (or, for a UTC instant, everyone): its users queued for their moment."""
     if timing.per_zone:
         where = and_(where, audiences.in_zones(raws))
     if timing.mode != "optimal":
-        snapshot.insert_wave(session, send, campaign, where, due_at=moment, now=now, parallel=parallel)
-        return
+        return snapshot.insert_wave(session, send, campaign, where, due_at=moment, now=now, parallel=parallel)
     by_hour, fallback = optimal_instants(timing, zone, send.starts_at)
-    snapshot.insert_by_habit(
+    return snapshot.insert_by_habit(
         session,
         send,
         campaign,

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.kit import sql
+from app.kit.ids import uuid7_floor
 from app.models import Delivery, DeliveryStatus, Send, SendStatus, User
 
 D = Delivery.__table__
@@ -423,6 +424,14 @@ def count_of_send(session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID)
     """Rows the send holds, whatever their status (a scan of its unique key's index)."""
     held = select(func.count()).where(D.c.workspace_id == workspace_id, D.c.send_id == send_id)
     return session.connection().execute(held).scalar_one()
+
+
+def has_rows_since(session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID, since: datetime) -> bool:
+    """Whether the send holds rows made at ``since`` or later: ids are UUIDv7s of their creation,
+    so this is a range of the primary key (the workspace's newest rows), not the send's rows."""
+    floor = uuid7_floor(int(since.timestamp() * 1000))
+    newer = exists().where(D.c.workspace_id == workspace_id, D.c.id >= floor, D.c.send_id == send_id)
+    return bool(session.connection().execute(select(newer)).scalar())
 
 
 def has_unfinished(session: Session, send_id: uuid.UUID) -> bool:

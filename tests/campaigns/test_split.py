@@ -15,6 +15,7 @@ from app.campaigns import service, split
 from app.campaigns.schemas import CampaignCreate
 from app.experiments.rollout import ROLLOUT
 from app.models import Campaign, CampaignStatus, Send, SendStatus
+from app.models.base import utcnow
 from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body, deliveries, statuses
 
 USERS = 600
@@ -43,10 +44,10 @@ def parts_run(monkeypatch):
     return lambda: next(started), fail
 
 
-def _launch(database, workspace_id, **overrides):
+def _launch(database, workspace_id, at=T0, **overrides):
     with database.transaction(workspace_id) as session:
         campaign = service.create(session, CampaignCreate.model_validate(campaign_body(**overrides)))
-        campaign, jobs = service.launch(session, campaign.id, now=T0)
+        campaign, jobs = service.launch(session, campaign.id, now=at)
     return campaign.id, jobs
 
 
@@ -61,10 +62,11 @@ def test_split_wave_queues_each_member_once(split_db, tenant, other_tenant, reco
     ws = tenant.workspace_id
     members = add_users(split_db, ws, [{"external_id": f"u{i}"} for i in range(USERS)])
     add_users(split_db, other_tenant.workspace_id, [{"external_id": f"o{i}"} for i in range(200)])
-    campaign_id, jobs = _launch(split_db, ws)
+    now = utcnow()  # the database's clock makes the row ids: nothing is older than the send's due time
+    campaign_id, jobs = _launch(split_db, ws, now)
     lanes = Lanes(split_db)
     lanes.emit(jobs)
-    lanes.run(T0)
+    lanes.run(now)
 
     counted, _fail = parts_run
     assert counted() == PARTS  # the next number: exactly PARTS parts ran
@@ -81,11 +83,12 @@ def test_failed_part_is_completed_by_the_next_plan(split_db, tenant, recording, 
     members = add_users(split_db, ws, [{"external_id": f"u{i}"} for i in range(USERS)])
     _counted, fail = parts_run
     fail["part"] = 1
-    campaign_id, jobs = _launch(split_db, ws)
+    now = utcnow()
+    campaign_id, jobs = _launch(split_db, ws, now)
     lanes = Lanes(split_db)
     with pytest.raises(RuntimeError, match="part lost"):
         lanes.emit(jobs)
-        lanes.run(T0)
+        lanes.run(now)
 
     # The other parts committed; the wave is not marked planned and nothing is dispatching.
     committed = len(deliveries(split_db, ws))
@@ -96,14 +99,15 @@ def test_failed_part_is_completed_by_the_next_plan(split_db, tenant, recording, 
 
     fail["part"] = None
     lanes.jobs.clear()
-    report = lanes.tick(T0)  # the next tick plans the wave again
+    now += timedelta(minutes=1)
+    report = lanes.tick(now)  # the next tick plans the wave again
     assert report.planned_sends == 1 and report.queued == USERS
     rows = deliveries(split_db, ws)
     assert sorted(r.user_id for r in rows) == sorted(members)
     send, status = _send(split_db, ws, campaign_id)
     assert send.planned_count == USERS and send.status == SendStatus.dispatching
     assert status == CampaignStatus.running and lanes.jobs  # lanes start after the commit
-    lanes.run(T0)
+    lanes.run(now)
     assert statuses(split_db, ws) == {"sent": USERS}
     assert len({m.delivery_id for m in recording.messages}) == len(recording.messages) == USERS
 
