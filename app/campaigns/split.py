@@ -3,15 +3,15 @@ each on its own connection and transaction (Postgres only).
 
 Postgres runs the SELECT of an ``INSERT ... SELECT`` on one core, so a wave of a million rows
 as one statement leaves the other cores idle. The ranges come from a block sample of the
-wave's users (``TABLESAMPLE SYSTEM``, a few hundred pages), which also estimates the wave's
+wave's users (``TABLESAMPLE SYSTEM``, about a hundred pages), which also estimates the wave's
 size: waves estimated below ``plan_parallel_min_rows`` stay one statement in the planning
 transaction. Each range keeps the ``(workspace_id, id)`` primary key usable.
 
 Parts commit on their own while the planning transaction holds the send. If a part fails or
 the process dies, that transaction does not mark the wave planned, so the next tick plans it
 again and the ``(workspace_id, send_id, user_id)`` key with ``ON CONFLICT DO NOTHING`` adds
-only the rows still missing (the planner counts what the send holds instead of trusting the
-rerun's row counts). Rows committed early are ordinary queued deliveries: lanes already
+only the rows still missing (the planner then counts what the send holds instead of trusting
+the rerun's row counts). Rows committed early are ordinary queued deliveries: lanes already
 running for the send's earlier waves may send them, new lanes start after the planning commit.
 """
 
