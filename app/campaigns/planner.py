@@ -150,9 +150,10 @@ def _plan(
     return queued
 
 
-# How far the database's clock may lag the planner's: rows an attempt made are looked for from
-# this long before the send came due.
-CLOCK_SKEW = timedelta(minutes=1)
+# How far the database's clock may lag the planner's (NTP keeps them within milliseconds): rows
+# an attempt made are looked for from this long before the send came due. Kept short, as the
+# probe also reads the rows other sends of the workspace made since then.
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 def _left_over(session: Session, send: Send) -> bool:
