@@ -16,7 +16,9 @@ free port. Users are generated here with COPY (26 zones, emails, attributes).
 
 Prints one JSON line: bench, recipients, plan_s, messages_per_s, end_to_end_s, copy_rows_per_s,
 plus the CPU the worker processes and the database's backends spent per message while
-dispatching (steadier than wall-clock rates on a shared machine) and the load average.
+dispatching (steadier than wall-clock rates on a shared machine) and the load average. For
+planning: the backends' CPU seconds (plan_db_cpu_s) and the checkpoints the server started
+meanwhile (plan_checkpoints: one writing out dirty pages slows the snapshot).
 """
 
 from __future__ import annotations
@@ -136,6 +138,13 @@ def unfinished(database: Database, workspace_id: uuid.UUID, send_id: uuid.UUID) 
         return ledger.has_unfinished(session, session.scalars(select(Send).where(Send.id == send_id)).one())
 
 
+def checkpoints() -> int:
+    """Checkpoints the server has started (timed or requested), from its statistics."""
+    with psycopg.connect(_psycopg_url(ADMIN_URL), autocommit=True) as conn:
+        row = conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()
+    return int(row[0]) if row else 0
+
+
 def run(users: int, app_root: Path | None = None) -> dict[str, object]:
     url = make_database()
     workdir = Path(tempfile.mkdtemp(prefix="nudge-bench-"))
@@ -202,15 +211,18 @@ def run(users: int, app_root: Path | None = None) -> dict[str, object]:
         celery = CelerySink(create_celery(settings))
         time.sleep(3.0)  # the worker connects before the clock starts
 
-        started = time.perf_counter()
-        with database.transaction(workspace_id) as session:
-            _campaign, jobs = service.launch(session, campaign.id, now=datetime.now(UTC))
-        send_id = uuid.UUID(jobs[0].kwargs["send_id"])
-        outcome = planner.plan_send(database, settings, workspace_id, send_id, now=datetime.now(UTC))
-        assert outcome is not None
-        planned, lanes = outcome
-        plan_s = time.perf_counter() - started
         assert worker.proc is not None
+        checkpoints_before = checkpoints()
+        started = time.perf_counter()
+        with CpuMeter(SimpleNamespace(process_group=worker.proc.pid), url) as plan_meter:  # type: ignore[arg-type]
+            with database.transaction(workspace_id) as session:
+                _campaign, jobs = service.launch(session, campaign.id, now=datetime.now(UTC))
+            send_id = uuid.UUID(jobs[0].kwargs["send_id"])
+            outcome = planner.plan_send(database, settings, workspace_id, send_id, now=datetime.now(UTC))
+            assert outcome is not None
+            planned, lanes = outcome
+            plan_s = time.perf_counter() - started
+        plan_checkpoints = checkpoints() - checkpoints_before
         # CPU of the worker processes and the database's backends while dispatching: steadier
         # than messages/s on a shared machine (the backends include this script's polling).
         meter = CpuMeter(SimpleNamespace(process_group=worker.proc.pid), url)  # type: ignore[arg-type]
@@ -238,6 +250,8 @@ def run(users: int, app_root: Path | None = None) -> dict[str, object]:
             "bench": "dispatch",
             "recipients": users,
             "plan_s": round(plan_s, 2),
+            "plan_db_cpu_s": round(plan_meter.database, 2),
+            "plan_checkpoints": plan_checkpoints,
             "messages_per_s": round(planned / (finished - dispatch_started)),
             "end_to_end_s": round(finished - started, 2),
             "copy_rows_per_s": round(copy_rows_per_s),

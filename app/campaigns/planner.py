@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.campaigns import audience as audiences
-from app.campaigns import occurrences, service, snapshot
+from app.campaigns import occurrences, service, snapshot, split
 from app.campaigns.schemas import Recurring
 from app.campaigns.timing import Timing, optimal_instants, planning_horizon, zone_moment
 from app.delivery import ledger
@@ -26,6 +26,7 @@ from app.delivery.lanes import start_lanes
 from app.experiments import rollout
 from app.journeys.sends import OCCURRENCE_PREFIX as JOURNEY_OCCURRENCE
 from app.journeys.sends import SCHEDULE_TYPE as JOURNEY_SCHEDULE
+from app.kit import sql
 from app.kit.db import Database, scope_to_system
 from app.kit.jobs import Job
 from app.kit.metrics import LEASES_RECLAIMED, PLANNER_TICK
@@ -72,7 +73,9 @@ def plan_send(
             return None
         campaign = session.scalars(select(Campaign).where(Campaign.id == send.campaign_id)).one()
         workspace = session.get(Workspace, workspace_id)
-        queued = _plan(session, send, campaign, workspace.timezone if workspace else "UTC", now=now)
+        parallel = _parallel(database, settings)
+        zone = workspace.timezone if workspace else "UTC"
+        queued = _plan(session, send, campaign, zone, parallel, now=now)
         jobs: list[Job] = []
         if send.planned_zones and campaign.status == CampaignStatus.scheduled:
             campaign.status = CampaignStatus.running
@@ -81,7 +84,25 @@ def plan_send(
     return queued, jobs
 
 
-def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str, *, now: datetime) -> int:
+def _parallel(database: Database, settings: Settings) -> split.Parallel | None:
+    """Large waves split on Postgres, into no more parts than the pool has connections beside
+    the planning transaction's own."""
+    parts = min(settings.plan_parallel_parts, 2 * settings.database_pool_size - 1)
+    if not database.is_postgres or parts < 2:
+        return None
+    return split.Parallel(database, parts, settings.plan_parallel_min_rows)
+
+
+def _plan(
+    session: Session,
+    send: Send,
+    campaign: Campaign,
+    workspace_zone: str,
+    parallel: split.Parallel | None,
+    *,
+    now: datetime,
+) -> int:
+    """Plan the send's due waves; returns the rows they added to the send's planned count."""
     timing = Timing.from_json(send.timing)
     where = audiences.condition(session, send.workspace_id, audiences.parse(campaign.audience), now=now)
     share = rollout.share_condition(campaign, send)
@@ -89,6 +110,7 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
         where = and_(where, share)
     planned = list(send.planned_zones)
     waiting: list[datetime] = []
+    left_over = _left_over(session, send)
     queued = 0
     if timing.per_zone:
         groups = audiences.zone_groups(audiences.distinct_zones(session, where), workspace_zone)
@@ -105,10 +127,20 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
             if send.occurrence == rollout.ROLLOUT and send.decision is None:
                 # Chosen once, when the first zone's roll-out is due; later zones send the same.
                 send.decision = rollout.decide(session, campaign, now=now)
-            queued += _snapshot_zone(session, send, campaign, timing, where, zone, raws, moment, now=now)
+                # It commits with this transaction: a part committing rows before it could see
+                # them dispatched without the winner (lanes restarted after a failed attempt).
+                parallel = None
+            queued += _snapshot_zone(
+                session, send, campaign, timing, where, zone, raws, moment, parallel, now=now
+            )
         planned.append(zone)
-    send.planned_zones = planned
+    if left_over:
+        # The rerun's row counts skip what the failed attempt committed: count what the send
+        # holds (never lowered: retention may have removed finished rows of a long send).
+        held = max(ledger.count_of_send(session, send), send.planned_count)
+        queued = held - send.planned_count
     send.planned_count += queued
+    send.planned_zones = planned
     horizon = planning_horizon(timing, send.starts_at)
     if waiting or horizon > now:
         send.next_plan_at = min([*waiting, horizon] if horizon > now else waiting)
@@ -116,6 +148,21 @@ def _plan(session: Session, send: Send, campaign: Campaign, workspace_zone: str,
         send.status = SendStatus.dispatching
         send.next_plan_at = None
     return queued
+
+
+# How far the database's clock may lag the planner's (NTP keeps them within milliseconds): rows
+# an attempt made are looked for from this long before the send came due. Kept short, as the
+# probe also reads the rows other sends of the workspace made since then.
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def _left_over(session: Session, send: Send) -> bool:
+    """Whether an earlier attempt at the due waves left rows: the parts of a split wave commit
+    on their own (Postgres), so one that failed may have. Rows of the waves planned before were
+    made before the send came due again (``next_plan_at``); a row made since can only be one."""
+    if send.next_plan_at is None or not sql.is_postgres(session):
+        return False
+    return ledger.has_rows_since(session, send.workspace_id, send.id, send.next_plan_at - CLOCK_SKEW)
 
 
 def _snapshot_zone(
@@ -127,6 +174,7 @@ def _snapshot_zone(
     zone: str,
     raws: list[str | None],
     moment: datetime,
+    parallel: split.Parallel | None,
     *,
     now: datetime,
 ) -> int:
@@ -134,7 +182,7 @@ def _snapshot_zone(
     if timing.per_zone:
         where = and_(where, audiences.in_zones(raws))
     if timing.mode != "optimal":
-        return snapshot.insert_wave(session, send, campaign, where, due_at=moment, now=now)
+        return snapshot.insert_wave(session, send, campaign, where, due_at=moment, now=now, parallel=parallel)
     by_hour, fallback = optimal_instants(timing, zone, send.starts_at)
     return snapshot.insert_by_habit(
         session,

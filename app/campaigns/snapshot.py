@@ -1,6 +1,6 @@
 """Audience snapshots: ``INSERT INTO deliveries ... SELECT ... FROM users ... ON CONFLICT DO
-NOTHING``, one statement per zone wave, so the database does the work and a second run (or a
-second planner) adds nothing."""
+NOTHING``, one statement per zone wave (a large one split over user-id ranges on Postgres, see
+``split``), so the database does the work and a second run (or a second planner) adds nothing."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.campaigns import split
 from app.kit import sql
 from app.kit.types import UtcDateTime
 from app.models import Campaign, Delivery, DeliveryStatus, Event, Send, User
@@ -64,10 +65,17 @@ def insert_wave(
     *,
     due_at: datetime,
     now: datetime,
+    parallel: split.Parallel | None = None,
 ) -> int:
     """Queue every user matching ``where`` for ``due_at``; returns how many rows were new."""
     expiry = _expiry(campaign)
-    return _insert(session, send, campaign, where, _at(due_at), _at(due_at + expiry if expiry else None), now)
+    due, expires = _at(due_at), _at(due_at + expiry if expiry else None)
+
+    def statement(users: ColumnElement[bool]) -> Any:
+        rows = select(User.id.label("user_id"), due.label("due_at"), expires.label("expires_at")).where(users)
+        return _insert_from(session, send, campaign, rows.subquery(), now)
+
+    return split.insert(session, send.workspace_id, where, statement, parallel)
 
 
 def insert_by_habit(
@@ -81,7 +89,8 @@ def insert_by_habit(
     events: tuple[str, ...],
     now: datetime,
 ) -> int:
-    """Optimal-time wave: each user at the instant of the UTC hour they engage most."""
+    """Optimal-time wave: each user at the instant of the UTC hour they engage most. One
+    statement: split, every part would aggregate the workspace's engagement again."""
     habit = best_hours(session, send.workspace_id, events, now=now)
     expiry = _expiry(campaign)
 
@@ -105,25 +114,11 @@ def insert_by_habit(
         .subquery()
     )
     rows = select(joined.c.user_id, joined.c.due_at, joined.c.expires_at).where(joined.c.due_at.is_not(None))
-    return _insert_from(session, send, campaign, rows.subquery(), now)
+    return session.connection().execute(_insert_from(session, send, campaign, rows.subquery(), now)).rowcount
 
 
-def _insert(
-    session: Session,
-    send: Send,
-    campaign: Campaign,
-    where: ColumnElement[bool],
-    due_at: ColumnElement[Any],
-    expires_at: ColumnElement[Any],
-    now: datetime,
-) -> int:
-    rows = select(User.id.label("user_id"), due_at.label("due_at"), expires_at.label("expires_at")).where(
-        where
-    )
-    return _insert_from(session, send, campaign, rows.subquery(), now)
-
-
-def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, now: datetime) -> int:
+def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, now: datetime) -> Any:
+    """The INSERT of ``rows`` (user_id, due_at, expires_at) as the send's queued deliveries."""
     source = select(
         literal(send.workspace_id, Uuid()),
         func.nudge_uuid7(),
@@ -137,13 +132,12 @@ def _insert_from(session: Session, send: Send, campaign: Campaign, rows: Any, no
         literal(0, Integer()),
         _at(now),
     ).where(true())  # SQLite parses "SELECT ... ON CONFLICT" only after a WHERE
-    stmt = (
+    return (
         sql.insert(session, Delivery)
         .from_select(list(_COLUMNS), source)
         .on_conflict_do_nothing(index_elements=LEDGER_KEY)
         .execution_options(preserve_rowcount=True)  # INSERT counts are not kept by default
     )
-    return session.connection().execute(stmt).rowcount
 
 
 def utc_hour(session: Session, column: Any) -> ColumnElement[int]:

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.kit import sql
+from app.kit.ids import uuid7_floor
 from app.models import Delivery, DeliveryStatus, Send, SendStatus, User
 
 D = Delivery.__table__
@@ -456,6 +457,27 @@ def reclaim_expired(session: Session, workspace_id: uuid.UUID, *, now: datetime,
         )
     )
     return session.connection().execute(stmt).rowcount or 0
+
+
+def count_of_send(session: Session, send: Send) -> int:
+    """Rows the send holds, whatever their status (a scan of its campaign's part of the unique
+    key's index)."""
+    held = select(func.count()).where(
+        D.c.workspace_id == send.workspace_id, D.c.campaign_id == send.campaign_id, D.c.send_id == send.id
+    )
+    return session.connection().execute(held).scalar_one()
+
+
+def has_rows_since(session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID, since: datetime) -> bool:
+    """Whether the send holds rows made at ``since`` or later: ids are UUIDv7s of their creation,
+    so this is a range of the primary key (the workspace's newest rows). The send is matched
+    with ``IS NOT DISTINCT FROM``, which no index serves: on the send's own index the planner
+    would read every row of a send planned in earlier waves."""
+    floor = uuid7_floor(int(since.timestamp() * 1000))
+    newer = exists().where(
+        D.c.workspace_id == workspace_id, D.c.id >= floor, D.c.send_id.is_not_distinct_from(send_id)
+    )
+    return bool(session.connection().execute(select(newer)).scalar())
 
 
 def _unfinished_each(workspace_id: uuid.UUID, sends: ColumnElement[bool]) -> list[ColumnElement[bool]]:

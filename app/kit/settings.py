@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     )
     dispatch_chunk_size: int = Field(default=1000, ge=1, le=20_000, description="Deliveries per claim")
     dispatch_lanes: int = Field(default=4, ge=1, le=256, description="Parallel dispatch chains per send")
+    plan_parallel_parts: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Postgres: statements a large snapshot wave is split into, run at once on their "
+        "own connections (about one per database core); 1: one statement",
+    )
+    plan_parallel_min_rows: int = Field(
+        default=100_000, ge=1, description="Snapshot waves estimated smaller than this stay one statement"
+    )
     journey_batch_size: int = Field(
         default=500, ge=1, le=20_000, description="Journey states advanced per transaction"
     )
