@@ -30,6 +30,7 @@ crash leaves in ``sending`` go back to ``queued`` when their lease expires (the 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import uuid
 from collections import defaultdict
@@ -128,6 +129,12 @@ def _buckets(setup: _Setup) -> list[Bucket]:
         if channel_rate:
             rates[f"{workspace}:channel:{setup.campaign.channel}"] = float(channel_rate)
     return [Bucket.per_second(key, rate) for key, rate in rates.items()]
+
+
+def _claim_limit(setup: _Setup, chunk_size: int) -> int:
+    """A chunk claims no more rows than its tightest rate's bucket can ever hold: the others
+    could only be written back to the queue to wait for tokens."""
+    return min([chunk_size, *(math.ceil(bucket.burst) for bucket in _buckets(setup))])
 
 
 Settle = Callable[[ledger.Outcome], None]
@@ -370,19 +377,20 @@ def dispatch_chunk(
             if setup.campaign.status != CampaignStatus.running:
                 report.stopped = f"campaign {setup.campaign.status}"
                 return report, []
+            limit = _claim_limit(setup, settings.dispatch_chunk_size)
             claimed = ledger.claim(
                 session,
                 workspace_id,
                 send_id,
                 now=now,
                 lease_until=lease_until,
-                limit=settings.dispatch_chunk_size,
+                limit=limit,
                 after=after or ledger.START,
             )
             report.claimed = len(claimed)
             if not claimed:
                 return report, []
-            full = len(claimed) >= settings.dispatch_chunk_size
+            full = len(claimed) >= limit
             channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
             if channel is None:
                 decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
@@ -460,8 +468,13 @@ def _record(
     if not (full or waits):
         return report, []  # nothing due is left; the planner starts lanes when more is
     touch(session, workspace_id, send_id, now)
-    # Requeued rows are due later, so they too lie past this chunk's position.
-    delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
+    # Requeued rows are due later, so they too lie past this chunk's position. A lane the rates
+    # held back waits for tokens even after a full chunk: claiming again at once would only
+    # write the next chunk back to the queue.
+    if decided.throttle_wait is not None:
+        delay = min(MAX_LANE_DELAY_S, max(0.05, decided.throttle_wait))
+    else:
+        delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]
 
 

@@ -182,6 +182,8 @@ def test_campaign_throttle_per_minute(tuned, tenant, recording):
     for start in range(0, 240, 15):  # never more than 10 a minute (plus the one-second burst)
         assert sum(start <= t < start + 60 for t in sent) <= 11
     assert 200 <= sent[-1] <= 215  # 34 more after the first, one every 6 s
+    # A chunk claims no more than the bucket holds (one token): the rest would only go back.
+    assert max(r.claimed for r in lanes.reports) == 1
 
 
 def test_workspace_and_channel_rates_per_second(tuned, tenant, recording):
@@ -197,3 +199,4 @@ def test_workspace_and_channel_rates_per_second(tuned, tenant, recording):
     assert len(sent) == 12
     assert sum(t < 1 for t in sent) <= 8  # the tighter rate, 4/s, with a burst of 4
     assert 1.9 <= sent[-1] <= 2.1  # (12 - 4) / 4 s
+    assert max(r.claimed for r in lanes.reports) == 4
