@@ -413,13 +413,6 @@ _WRITE_POSTGRES = """
     ) AS v(id, status, variant, provider_id, error, sent_at, due_at, refund)
     WHERE d.workspace_id = %(workspace_id)s AND d.id = v.id AND d.id = ANY(%(ids)b)
     """
-# Statistics can believe a workspace holds a row or two of the ledger (right after a snapshot,
-# or a workspace new to the statistics of a large table). The planner then loops over all its
-# rows and reads the arrays again for each: 0.5-1 s of Postgres CPU a chunk at 10,000 rows,
-# growing with the workspace. ``id = ANY`` bounds that side to the chunk's rows, and with no
-# nested loop the join is a hash of the chunk, whatever the statistics say.
-_HASH_JOINS = "SET LOCAL enable_nestloop = off"
-_ANY_JOINS = "SET LOCAL enable_nestloop = on"
 
 
 def _write_postgres(session: Session, workspace_id: uuid.UUID, outcomes: Sequence[Outcome]) -> int:
@@ -435,11 +428,9 @@ def _write_postgres(session: Session, workspace_id: uuid.UUID, outcomes: Sequenc
         "refunds": [int(o.refund_attempt) for o in outcomes],
     }
     cursor = sql.pg_cursor(session)
-    cursor.execute(_HASH_JOINS)
-    cursor.execute(_WRITE_POSTGRES, params)
-    written = cursor.rowcount
-    cursor.execute(_ANY_JOINS)  # the rest of the chunk's transaction plans as usual
-    return written
+    with sql.hash_joins(session):  # whatever the statistics say (see there)
+        cursor.execute(_WRITE_POSTGRES, params)
+    return cursor.rowcount
 
 
 def reclaim_expired(session: Session, workspace_id: uuid.UUID, *, now: datetime, max_attempts: int) -> int:

@@ -41,6 +41,7 @@ _OUTCOMES = text(
     FROM unnest(CAST(:state_ids AS uuid[]), CAST(:seqs AS int[]), CAST(:outcomes AS text[]))
          AS v(state_id, seq, outcome)
     WHERE j.workspace_id = :workspace_id AND j.state_id = v.state_id AND j.seq = v.seq
+      AND j.state_id = ANY(CAST(:state_ids AS uuid[]))
     """
 )
 _STATES = text(
@@ -51,7 +52,7 @@ _STATES = text(
                 CAST(:due_at AS timestamptz[]), CAST(:waiting_since AS timestamptz[]),
                 CAST(:exited_at AS timestamptz[]), CAST(:exit_reason AS text[]))
          AS v(id, status, step, seq, due_at, waiting_since, exited_at, exit_reason)
-    WHERE s.workspace_id = :workspace_id AND s.id = v.id
+    WHERE s.workspace_id = :workspace_id AND s.id = v.id AND s.id = ANY(CAST(:ids AS uuid[]))
     """
 )
 _DELIVERIES = text(
@@ -134,7 +135,8 @@ def set_outcomes(
     if sql.is_postgres(session):
         state_ids, seqs, outcomes = (list(c) for c in zip(*rows, strict=True))
         params = {"workspace_id": workspace_id, "state_ids": state_ids, "seqs": seqs, "outcomes": outcomes}
-        session.execute(_OUTCOMES, params)
+        with sql.hash_joins(session):
+            session.execute(_OUTCOMES, params)
         return
     session.connection().execute(
         update(STEPS)
@@ -158,7 +160,8 @@ def update_states(session: Session, workspace_id: uuid.UUID, rows: Sequence[dict
             "ids": [r["id"] for r in rows],
             **_columns(rows, STATE_FIELDS),
         }
-        session.execute(_STATES, params)
+        with sql.hash_joins(session):
+            session.execute(_STATES, params)
         return
     session.connection().execute(
         update(STATES)

@@ -3,7 +3,8 @@ Postgres cursor bulk writes use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -30,6 +31,20 @@ def pg_cursor(session: Session) -> psycopg.Cursor[Any]:
     """
     connection = session.connection().connection.driver_connection
     return connection.cursor(binary=True)
+
+
+@contextmanager
+def hash_joins(session: Session) -> Iterator[None]:
+    """No nested loops for the Postgres statements inside the block. An ``UPDATE ... FROM
+    unnest(...)`` of a batch (its rows also bounded by ``id = ANY``) must join the batch by hash:
+    when statistics believe the workspace holds a row or two of the table (right after a bulk
+    insert, or a workspace new to a large table's statistics) the planner loops over all the
+    workspace's rows and reads the arrays again for each. The rest of the transaction plans as
+    usual (on failure the transaction, and its ``SET LOCAL``, is rolled back anyway)."""
+    cursor = pg_cursor(session)
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    yield
+    cursor.execute("SET LOCAL enable_nestloop = on")
 
 
 def rows(columns: Sequence[tuple[str, str]], *, one: bool, ordinality: bool = False) -> str:
