@@ -28,6 +28,14 @@ def _launch(database, workspace_id):
     return send_id
 
 
+def _planned(tuned, tenant, *, chunk_size):
+    """Users poison, a, b and c, and a campaign's send to them planned, lanes left to the test."""
+    database = tuned(dispatch_chunk_size=chunk_size, dispatch_max_attempts=MAX_ATTEMPTS)
+    ws = tenant.workspace_id
+    users = add_users(database, ws, [{"external_id": name} for name in ("poison", "a", "b", "c")])
+    return database, ws, users, _launch(database, ws)
+
+
 def _poison(monkeypatch, failing):
     """Make every chunk holding a user ``failing`` says fails while it is composed."""
     real = compose.compile_chunk
@@ -58,10 +66,7 @@ def _by_user(database, workspace_id, users) -> dict[str, Delivery]:
 def test_a_poison_row_fails_after_the_attempt_limit_and_the_others_are_sent(
     tuned, tenant, recording, monkeypatch
 ):
-    database = tuned(dispatch_chunk_size=1, dispatch_max_attempts=MAX_ATTEMPTS)
-    ws = tenant.workspace_id
-    users = add_users(database, ws, [{"external_id": name} for name in ("poison", "a", "b", "c")])
-    send_id = _launch(database, ws)
+    database, ws, users, send_id = _planned(tuned, tenant, chunk_size=1)
     _poison(monkeypatch, lambda external_id: external_id == "poison")
     now = T0
     for _ in range(12):
@@ -79,10 +84,7 @@ def test_a_poison_row_fails_after_the_attempt_limit_and_the_others_are_sent(
 def test_a_failed_chunk_goes_back_to_queued_later_with_its_attempt_counted(
     tuned, tenant, recording, monkeypatch
 ):
-    database = tuned(dispatch_chunk_size=10, dispatch_max_attempts=MAX_ATTEMPTS)
-    ws = tenant.workspace_id
-    users = add_users(database, ws, [{"external_id": name} for name in ("poison", "a", "b", "c")])
-    send_id = _launch(database, ws)
+    database, ws, users, send_id = _planned(tuned, tenant, chunk_size=10)
     _poison(monkeypatch, lambda _: True)  # say, the database failing mid-chunk
     assert _dispatch(database, ws, send_id, T0) is None
     retry_at = T0 + timedelta(seconds=dispatcher.RETRY_BACKOFF_S)
