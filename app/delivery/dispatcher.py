@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -93,6 +94,11 @@ class _Setup:
     policy: DeliveryPolicy | None
     workspace_zone: str
 
+    @cached_property
+    def limits(self) -> list[Bucket]:
+        """The chunk's rates, for both the claim's size and the throttle."""
+        return _buckets(self)
+
 
 @dataclass
 class _Decisions:
@@ -134,7 +140,7 @@ def _buckets(setup: _Setup) -> list[Bucket]:
 def _claim_limit(setup: _Setup, chunk_size: int) -> int:
     """A chunk claims no more rows than its tightest rate's bucket can ever hold: the others
     could only be written back to the queue to wait for tokens."""
-    return min([chunk_size, *(math.ceil(bucket.burst) for bucket in _buckets(setup))])
+    return min([chunk_size, *(math.ceil(bucket.burst) for bucket in setup.limits)])
 
 
 Settle = Callable[[ledger.Outcome], None]
@@ -215,7 +221,7 @@ def _throttle(
     setup: _Setup, buckets: Buckets, pending: list[Pending], settle: Settle, now: datetime
 ) -> tuple[list[Pending], float | None]:
     """Keep what the rates allow now; the rest goes back to the queue until tokens return."""
-    limits = _buckets(setup)
+    limits = setup.limits
     if not limits or not pending:
         return pending, None
     granted, wait = buckets.take(limits, len(pending), now.timestamp())
