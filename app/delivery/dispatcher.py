@@ -45,9 +45,10 @@ from sqlalchemy.orm import Session
 from app.campaigns.audience import effective_zone
 from app.channels.base import Channel, OutboundMessage, Outcome, SendResult
 from app.channels.feedback import apply_feedback
-from app.delivery import caps, channels, compose, ledger, recipients
+from app.delivery import caps, channels, compose, crashes, ledger, recipients
 from app.delivery import metrics as dispatch_metrics
 from app.delivery.compose import Pending
+from app.delivery.crashes import CrashMarks
 from app.delivery.lanes import lane_job, touch
 from app.delivery.ledger import Claimed
 from app.delivery.rules import CONTROL, QuietHours, VariantPicker
@@ -366,6 +367,7 @@ def dispatch_chunk(
     send_id: uuid.UUID,
     after: ledger.Position | None = None,
     now: datetime | None = None,
+    crash_marks: CrashMarks | None = None,
 ) -> tuple[ChunkReport, list[Job]]:
     """Dispatch one chunk; returns what happened and the job continuing the lane, if any."""
     settings = database.settings
@@ -374,8 +376,9 @@ def dispatch_chunk(
     lease_until = now + timedelta(seconds=settings.dispatch_lease_s, microseconds=random.randrange(1_000_000))
     report = ChunkReport()
     claimed: list[Claimed] = []
+    marked = crashes.Marked()  # its mark is cleared once the transaction inside has committed
     try:
-        with database.transaction(workspace_id) as session:
+        with marked, database.transaction(workspace_id) as session:
             setup = _load(session, send_id)
             if setup is None or setup.send.status not in (SendStatus.planning, SendStatus.dispatching):
                 report.stopped = "send finished"
@@ -393,12 +396,18 @@ def dispatch_chunk(
                 limit=limit,
                 after=after or ledger.START,
             )
-            report.claimed = len(claimed)
             if not claimed:
                 return report, []
             full = len(claimed) >= limit
+            if crash_marks is not None and ledger.holds_claims(session):
+                marked.mark = mark = crash_marks.enter(send_id, [c.id for c in claimed])
+                if mark is not None and mark.verdict.keep < len(claimed):
+                    claimed, full = claimed[: mark.verdict.keep], True  # the rest stay queued, next
+            report.claimed = len(claimed)
             channel = channels.channel_for(session, workspace_id, setup.campaign.channel, database)
-            if channel is None:
+            if marked.mark is not None and marked.mark.verdict.fail:
+                decided = _Decisions(outcomes=[crashes.failed(claimed[0].id, marked.mark.verdict)])
+            elif channel is None:
                 decided = _Decisions(outcomes=_not_configured(claimed, setup.campaign.channel))
                 dispatch_metrics.record_not_configured(setup.campaign.channel, len(claimed))
             else:

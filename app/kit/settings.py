@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         default=120.0, ge=1, description="How long a claimed chunk is owned before the planner reclaims it"
     )
     dispatch_max_attempts: int = Field(default=5, ge=1, le=100)
+    dispatch_max_crashes: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Postgres with Redis: deaths of a worker on one chunk before it is bisected, and "
+        "of one delivery sent alone before it is failed",
+    )
     dispatch_stall_s: float = Field(
         default=60.0, ge=1, description="Queued rows with no lane activity this long get new lanes"
     )
