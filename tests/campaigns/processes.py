@@ -77,17 +77,19 @@ _WORKER = (
 
 
 class Worker:
-    """``nudge worker`` in its own process group, so SIGKILL takes the pool children too."""
+    """``nudge worker`` in its own process group, so SIGKILL takes the pool children too;
+    ``imports`` are modules it imports first (say, to break a channel)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, imports: tuple[str, ...] = ()) -> None:
         self.env = env
         self.log = log
+        self.code = "".join(f"import {module};" for module in imports) + _WORKER
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER],
+                [sys.executable, "-c", self.code],
                 env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -131,6 +133,7 @@ def worker_env(settings: Settings, *, broker: str, sink: Path) -> dict[str, str]
         "NUDGE_DISPATCH_STALL_S": str(settings.dispatch_stall_s),
         "NUDGE_DISPATCH_CHUNK_SIZE": str(settings.dispatch_chunk_size),
         "NUDGE_DISPATCH_LANES": str(settings.dispatch_lanes),
+        "NUDGE_DISPATCH_MAX_CRASHES": str(settings.dispatch_max_crashes),
     }
 
 

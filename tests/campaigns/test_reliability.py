@@ -219,3 +219,50 @@ def test_two_planners_at_once(rig, tenant, tmp_path):
     ids, distinct_users = _ids(database, ws)
     assert set(seen) == ids and distinct_users == per_campaign * campaigns
     assert sum(seen.values()) == len(ids) and torn == 0  # no repeats at all
+
+
+def test_a_delivery_that_kills_the_worker_every_time_is_failed(tuned, redis_server, tenant, tmp_path):
+    """One user's send kills the worker process every time: bisected out of its chunk and failed
+    after a bounded number of deaths; everyone else gets the message once, and the lane ends."""
+    max_crashes, chunk, users = 3, 8, 40
+    # One lane, and no stall restarts while it dies: the deaths are the bisection's alone.
+    database = tuned(
+        broker_url=redis_server.url,
+        dispatch_chunk_size=chunk,
+        dispatch_lanes=1,
+        dispatch_stall_s=120.0,
+        dispatch_max_crashes=max_crashes,
+    )
+    ws = tenant.workspace_id
+    add_users(database, ws, [{"external_id": f"u{i}"} for i in range(users)])
+    celery = CelerySink(create_celery(database.settings))
+    _launch(database, ws)
+    planner.tick(database, database.settings, _emit(celery), now=utcnow())  # plans it, starts its lane
+    with database.transaction(ws) as session:
+        order = session.execute(select(Delivery.id, Delivery.user_id).order_by(Delivery.due_at, Delivery.id))
+        claim_order = list(order)
+    poison_id, poison_user = claim_order[21]  # the third chunk's sixth row
+    sink, deaths = tmp_path / "sink.jsonl", tmp_path / "deaths"
+    env = worker_env(database.settings, broker=redis_server.url, sink=sink)
+    env |= {"POISON_USER_ID": str(poison_user), "POISON_DEATHS": str(deaths)}
+    worker = Worker(env, tmp_path / "worker.log", imports=("tests.campaigns.poison_sink",))
+    worker.start()
+    try:
+        started = time.monotonic()
+        counts = _run_until_done(database, ws, celery, users, timeout=60.0)
+        took = time.monotonic() - started
+    finally:
+        worker.stop()
+    assert counts == {"sent": users - 1, "failed": 1}
+    with database.transaction(ws) as session:
+        poison = session.get(Delivery, (ws, poison_id))
+        assert poison is not None and poison.status == "failed"
+        assert poison.error == f"the worker died sending this message {max_crashes} times"
+    batches = [int(size) for size in deaths.read_text().split()]
+    # Chunk 16-23 dies whole 3 times, its half 16-19 commits, 20-21 dies, 20 commits, then 21
+    # dies alone 3 times: the bound is 2 * max_crashes + log2(chunk) deaths.
+    assert batches == [8, 8, 8, 2, 1, 1, 1]
+    seen, torn = sink_lines(sink)
+    others = {str(i) for i, _ in claim_order} - {str(poison_id)}
+    assert seen == dict.fromkeys(others, 1) and torn == 0  # everyone else exactly once
+    print(f"\npoison delivery: failed after {len(batches)} worker deaths, campaign done in {took:.1f} s")
