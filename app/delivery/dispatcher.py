@@ -19,7 +19,12 @@ one batch in flight, and skips nobody. The price is a transaction (and its conne
 the provider's call, and a crash does not count as an attempt. An exception does (a bug, a
 database error): a fresh transaction puts the chunk's rows back to ``queued`` a backoff later
 with the attempt counted, so a poison row fails after ``dispatch_max_attempts`` instead of
-stopping its lane at the same chunk for ever.
+stopping its lane at the same chunk for ever. A row whose send kills the process every time
+is bounded outside the transaction (app.delivery.crashes, with Redis): the chunk marks itself
+before it sends and clears the mark once committed; a chunk that died ``dispatch_max_crashes``
+times is claimed in halves to isolate the row, which fails ("the worker died sending this
+message N times") once it died that often alone. A single kill changes nothing, and a lost
+Redis only restarts the count.
 
 On SQLite (one writer at a time, no row locks) a first transaction moves the rows to
 ``sending`` under a lease and commits before the send, and a second writes the results; rows a
