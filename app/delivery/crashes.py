@@ -89,6 +89,11 @@ class CrashMarks:
             verdict = judge(len(claimed), *before, self.max_crashes)
             if (verdict.suspect, verdict.deaths) != before:
                 self._client.hset(key, mapping={"suspect": verdict.suspect, "tries": verdict.deaths + 1})
+                log.warning(
+                    "worker deaths on the chunk at delivery %s: %s",
+                    claimed[0],
+                    "failing it" if verdict.fail else f"trying {verdict.keep} of {verdict.suspect} suspects",
+                )
         except redis.RedisError:
             log.warning("crash marks unavailable: chunk of %d deliveries unbounded", len(claimed))
             return None
