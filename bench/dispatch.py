@@ -52,7 +52,7 @@ from app.kit.settings import Settings  # noqa: E402
 from app.models import Delivery, Send  # noqa: E402
 from app.worker.celery_app import CelerySink, create_celery  # noqa: E402
 from app.workspaces.service import create as create_workspace  # noqa: E402
-from bench.ingest import CpuMeter  # noqa: E402
+from bench.ingest import CpuMeter, StealMeter  # noqa: E402
 from tests.campaigns.processes import RedisServer, Worker, free_port, worker_env  # noqa: E402
 
 ADMIN_URL = os.environ.get("NUDGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -226,7 +226,7 @@ def run(users: int, app_root: Path | None = None) -> dict[str, object]:
         # CPU of the worker processes and the database's backends while dispatching: steadier
         # than messages/s on a shared machine (the backends include this script's polling).
         meter = CpuMeter(SimpleNamespace(process_group=worker.proc.pid), url)  # type: ignore[arg-type]
-        with meter:
+        with meter, StealMeter() as steal:
             for job in lanes:
                 celery.send(job)
             dispatch_started = time.perf_counter()
@@ -258,6 +258,7 @@ def run(users: int, app_root: Path | None = None) -> dict[str, object]:
             "worker_cpu_us_per_message": round(meter.api / planned * 1e6, 1),
             "db_cpu_us_per_message": round(meter.database / planned * 1e6, 1),
             "load_average": round(os.getloadavg()[0], 1),
+            "host_steal_share": steal.share,
         }
     finally:
         worker.stop()

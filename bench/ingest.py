@@ -199,6 +199,33 @@ def _backend_pids(url: str) -> list[int]:
     return [pid for (pid,) in rows]
 
 
+def _host_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the whole machine since boot; (0, 0) where the kernel does
+    not publish them."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+class StealMeter:
+    """The share of the machine's CPU time its host gave to other guests ("steal") between
+    enter and exit. Latencies and rates move with it, CPU per request much less: a figure
+    measured at 20 % steal is not the machine's own."""
+
+    share = 0.0
+
+    def __enter__(self) -> StealMeter:
+        self.start = _host_ticks()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        steal, total = _host_ticks()
+        self.share = round((steal - self.start[0]) / max(1, total - self.start[1]), 3)
+
+
 class CpuMeter:
     """CPU seconds spent by the API processes and by the database's backends between two reads.
 

@@ -65,6 +65,7 @@ from bench.ingest import (  # noqa: E402
     SECRET,
     CpuMeter,
     Server,
+    StealMeter,
     _sqlalchemy_url,
     fresh_database,
     percentile,
@@ -300,7 +301,11 @@ def run(scale: Scale, workers: int, app_root: Path = ROOT) -> dict[str, object]:
 
                 cpu0 = time.process_time()
                 assert worker.proc is not None
-                with CpuMeter(server, url) as cpu, CpuMeter(Server("", worker.proc.pid), url) as worker_cpu:
+                with (
+                    CpuMeter(server, url) as cpu,
+                    CpuMeter(Server("", worker.proc.pid), url) as worker_cpu,
+                    StealMeter() as steal,
+                ):
                     tally = asyncio.run(measured())
                 client_cpu = time.process_time() - cpu0
                 delivered = _delivered(url) - delivered_before
@@ -314,6 +319,7 @@ def run(scale: Scale, workers: int, app_root: Path = ROOT) -> dict[str, object]:
             redis_server.stop()
     spent = {"api": cpu.api, "database": cpu.database, "worker": worker_cpu.api, "client": client_cpu}
     report = _report(scale, tally, kinds, delivered, stored, spent, workers)
+    report["host_steal_share"] = steal.share
     live = baseline.latencies.get("healthz", [])
     report["baseline_healthz"] = {
         "rps": round(len(live) / baseline.elapsed, 1),
