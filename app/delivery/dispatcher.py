@@ -143,10 +143,17 @@ def _buckets(setup: _Setup) -> list[Bucket]:
     return [Bucket.per_second(key, rate) for key, rate in rates.items()]
 
 
-def _claim_limit(setup: _Setup, chunk_size: int) -> int:
-    """A chunk claims no more rows than its tightest rate's bucket can ever hold: the others
-    could only be written back to the queue to wait for tokens."""
-    return min([chunk_size, *(math.ceil(bucket.burst) for bucket in setup.limits)])
+def _claim_limit(setup: _Setup, buckets: Buckets, chunk_size: int, now: datetime) -> tuple[int, float]:
+    """How many rows a chunk claims, or how long its lane waits first: a whole chunk, or as many
+    as its tightest rate's bucket can hold if fewer, once its rates hold that many tokens (read
+    here, taken after the rules ran). Rows claimed past the tokens could only be written back
+    to the queue, chunk after chunk, by every lane sharing the rates but one; claimed as tokens
+    trickle in, chunks would be a few rows each."""
+    if not setup.limits:
+        return chunk_size, 0.0
+    limit = min([chunk_size, *(math.floor(bucket.burst) for bucket in setup.limits)])
+    wait = buckets.ready_in(setup.limits, limit, now.timestamp())
+    return (0, wait) if wait > 0 else (limit, 0.0)
 
 
 Settle = Callable[[ledger.Outcome], None]
@@ -391,7 +398,11 @@ def dispatch_chunk(
             if setup.campaign.status != CampaignStatus.running:
                 report.stopped = f"campaign {setup.campaign.status}"
                 return report, []
-            limit = _claim_limit(setup, settings.dispatch_chunk_size)
+            limit, wait = _claim_limit(setup, buckets, settings.dispatch_chunk_size, now)
+            if limit < 1:  # a lane waiting for tokens is alive: the planner leaves it be
+                touch(session, workspace_id, send_id, now)
+                delay = min(MAX_LANE_DELAY_S, max(0.05, wait))
+                return report, [lane_job(workspace_id, send_id, after=after, delay_s=delay)]
             claimed = ledger.claim(
                 session,
                 workspace_id,

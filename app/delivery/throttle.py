@@ -33,9 +33,23 @@ class Buckets(Protocol):
         until the next token when fewer than wanted were granted)."""
         ...
 
+    def ready_in(self, buckets: Sequence[Bucket], wanted: int, now: float) -> float:
+        """Seconds until every bucket holds ``wanted`` tokens (or is full, if it holds fewer),
+        taking none; 0 when they do."""
+        ...
+
 
 def _refill(tokens: float, last: float, bucket: Bucket, now: float) -> float:
     return min(bucket.burst, tokens + max(0.0, now - last) * bucket.rate)
+
+
+def _wait_for(buckets: Sequence[Bucket], levels: Sequence[float], wanted: int) -> float:
+    # A hair of tolerance: a level refilled to exactly ``wanted`` may read a rounding error short.
+    waits = [
+        max(0.0, min(wanted, b.burst) - level - 1e-9) / b.rate
+        for b, level in zip(buckets, levels, strict=True)
+    ]
+    return max(waits, default=0.0)
 
 
 class MemoryBuckets:
@@ -54,6 +68,11 @@ class MemoryBuckets:
                 if granted < wanted and left < 1:
                     wait = max(wait, (1 - left) / bucket.rate)
             return granted, wait
+
+    def ready_in(self, buckets: Sequence[Bucket], wanted: int, now: float) -> float:
+        with self._lock:
+            levels = [_refill(*self._state.get(b.key, (b.burst, now)), b, now) for b in buckets]
+        return _wait_for(buckets, levels, wanted)
 
 
 # KEYS: bucket keys. ARGV: wanted, now, then rate and burst per key.
@@ -103,3 +122,17 @@ class RedisBuckets:
         except redis.RedisError:
             return 0, 1.0  # Redis away (restarting): hold the rows back briefly, never guess
         return int(granted), float(wait)
+
+    def ready_in(self, buckets: Sequence[Bucket], wanted: int, now: float) -> float:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for bucket in buckets:
+                pipe.hmget(self.prefix + bucket.key, "tokens", "ts")
+            states = pipe.execute()
+        except redis.RedisError:
+            return 1.0  # as in take: wait for Redis rather than claim rows it may not grant
+        levels = [
+            _refill(b.burst if tokens is None else float(tokens), now if ts is None else float(ts), b, now)
+            for b, (tokens, ts) in zip(buckets, states, strict=True)
+        ]
+        return _wait_for(buckets, levels, wanted)

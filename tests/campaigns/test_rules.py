@@ -186,6 +186,24 @@ def test_campaign_throttle_per_minute(tuned, tenant, recording):
     assert max(r.claimed for r in lanes.reports) == 1
 
 
+def test_lanes_sharing_a_rate_claim_only_the_tokens_it_holds(tuned, tenant, recording):
+    database = tuned(dispatch_chunk_size=100, dispatch_lanes=4)
+    ws = tenant.workspace_id
+    add_users(database, ws, [{"external_id": f"u{i}"} for i in range(60)])
+    lanes = Lanes(database)
+    _, jobs = _launch(database, ws, T0, limits={"per_minute": 1200})  # 20/s, a burst of 20
+    lanes.emit(jobs)
+    lanes.simulate(T0, T0 + timedelta(seconds=30))
+    sent = _sent_seconds(database, ws)
+    assert len(sent) == 60 == len(recording.messages)
+    assert sent[-1] <= 2.1  # (60 - 20) / 20 s
+    # Each row claimed once, none written back to wait: the lanes that found the bucket empty
+    # claimed nothing and waited for tokens.
+    assert sum(r.claimed for r in lanes.reports) == 60
+    assert sum(r.requeued for r in lanes.reports) == 0
+    assert any(r.claimed == 0 for r in lanes.reports)
+
+
 def test_workspace_and_channel_rates_per_second(tuned, tenant, recording):
     database = tuned(dispatch_chunk_size=100)
     ws = tenant.workspace_id
