@@ -139,6 +139,10 @@ class UnitOfWork:
         finally:
             if session is not None:
                 session.close()
+                # The session and this unit of work refer to each other: left so, each request
+                # left a cycle only the garbage collector frees, and its collections of them
+                # paused the API for 30-80 ms at a time.
+                session.info.pop(UOW_KEY, None)
             # A commit that failed leaves nothing to replay: free the key for the retry.
             if not committed and self.idempotency is not None:
                 self.idempotency.release()
