@@ -49,6 +49,7 @@ from bench.ingest import (  # noqa: E402
     StealMeter,
     _sqlalchemy_url,
     analyze,
+    collector_paused,
     fresh_database,
     isolated_broker,
     percentile,
@@ -223,16 +224,17 @@ async def at_rate(
             errors += 1
         latencies.append(loop.time() - planned)
 
-    cpu_before, started = _own_cpu(), loop.time()
-    tasks = []
-    for i in range(total):
-        planned = started + i / rate
-        delay = planned - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(planned, prepared[i % len(prepared)])))
-    await asyncio.gather(*tasks)
-    share = (_own_cpu() - cpu_before) / (loop.time() - started)
+    with collector_paused():
+        cpu_before, started = _own_cpu(), loop.time()
+        tasks = []
+        for i in range(total):
+            planned = started + i / rate
+            delay = planned - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(planned, prepared[i % len(prepared)])))
+        await asyncio.gather(*tasks)
+        share = (_own_cpu() - cpu_before) / (loop.time() - started)
     await pool.aclose()
     return Outcome(latencies, errors, share)
 

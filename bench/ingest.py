@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -197,6 +198,21 @@ def _backend_pids(url: str) -> list[int]:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
     return [pid for (pid,) in rows]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The measuring client's own garbage collector off while it sends: latencies count from
+    each request's planned start, so a full collection over the run's bookkeeping (about 70 ms
+    of the client's event loop) was charged to the server, as a burst of slow answers."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def _host_ticks() -> tuple[int, int]:

@@ -67,6 +67,7 @@ from bench.ingest import (  # noqa: E402
     Server,
     StealMeter,
     _sqlalchemy_url,
+    collector_paused,
     fresh_database,
     percentile,
     running_server,
@@ -190,21 +191,22 @@ async def drive(
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
     async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as http:
-        start = time.perf_counter()
-        total = int(rate * seconds)
-        for n in range(total):
-            scheduled = start + n / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if len(in_flight) >= MAX_IN_FLIGHT:
-                tally.skipped += 1
-                continue
-            task = asyncio.create_task(_one(http, tally, keys, traffic.next(), scheduled))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        await asyncio.gather(*in_flight)
-        tally.elapsed = time.perf_counter() - start
+        with collector_paused():
+            start = time.perf_counter()
+            total = int(rate * seconds)
+            for n in range(total):
+                scheduled = start + n / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if len(in_flight) >= MAX_IN_FLIGHT:
+                    tally.skipped += 1
+                    continue
+                task = asyncio.create_task(_one(http, tally, keys, traffic.next(), scheduled))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await asyncio.gather(*in_flight)
+            tally.elapsed = time.perf_counter() - start
     return tally
 
 
