@@ -3,6 +3,8 @@ jobs reach the broker only after the commit."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.auth.dependencies import AnyKey
 from app.kit.errors import Invalid
 from app.kit.session import DbSession
-from app.kit.unit_of_work import unit_of_work
+from app.kit.unit_of_work import UnitOfWork, unit_of_work
 from app.users import service as users
 from app.users.attributes import AttributeChanges
 from tests.fixtures.assertions import error_of, ok
@@ -83,3 +85,19 @@ def test_work_settled_in_its_thread_commits_or_rolls_back(
     response = client.post("/test/read", params={"outcome": outcome}, headers=tenant.secret_headers)
     assert response.status_code == status
     assert count_rows(owner_engine, "users", tenant.workspace_id) == rows
+
+
+def test_a_request_leaves_no_cycle_for_the_garbage_collector(client, tenant, work_route):
+    """Every request's objects are freed by reference counting: cycles left per request are
+    only freed by collections, which pause the whole process in proportion to them."""
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for outcome in ("fine", "refused"):
+            client.post("/test/work", params={"outcome": outcome}, headers=tenant.secret_headers)
+        gc.collect()
+        left = [type(o) for o in gc.garbage if isinstance(o, UnitOfWork | Session)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
