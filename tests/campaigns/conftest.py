@@ -7,6 +7,7 @@ import pytest
 from app.channels.base import OutboundMessage, Outcome, SendResult
 from app.delivery import channels
 from app.kit.db import Database
+from tests.campaigns.processes import RedisServer, free_port
 
 
 class RecordingChannel:
@@ -48,3 +49,12 @@ def tuned(database: Database) -> Iterator[Callable[..., Database]]:
     yield make
     for db in made:
         db.dispose()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the module's own (tests that restart it define their own per test)."""
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

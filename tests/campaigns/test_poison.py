@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,7 +16,7 @@ from app.delivery.crashes import CrashMarks, Verdict, judge
 from app.delivery.throttle import MemoryBuckets
 from app.models import Delivery
 from tests.campaigns.helpers import T0, add_users, deliveries
-from tests.campaigns.processes import RedisServer, free_port
+from tests.campaigns.processes import free_port
 from tests.campaigns.test_failed_chunks import _launch
 
 MAX_CRASHES = 3
@@ -46,14 +45,6 @@ class Died(BaseException):
 )
 def test_judge(claimed, suspect, deaths, verdict):
     assert judge(claimed, suspect, deaths, MAX_CRASHES) == verdict
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

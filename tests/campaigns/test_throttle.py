@@ -4,22 +4,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from app.delivery.throttle import Bucket, Buckets, MemoryBuckets, RedisBuckets
-from tests.campaigns.processes import RedisServer, free_port
+from tests.campaigns.processes import free_port
 
 T = 1_000_000.0  # seconds, an arbitrary clock
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
