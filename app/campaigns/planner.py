@@ -162,7 +162,7 @@ def _left_over(session: Session, send: Send) -> bool:
     made before the send came due again (``next_plan_at``); a row made since can only be one."""
     if send.next_plan_at is None or not sql.is_postgres(session):
         return False
-    return ledger.has_rows_since(session, send.workspace_id, send.id, send.next_plan_at - CLOCK_SKEW)
+    return ledger.has_rows_since(session, send, send.next_plan_at - CLOCK_SKEW)
 
 
 def _snapshot_zone(

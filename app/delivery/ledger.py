@@ -469,14 +469,14 @@ def count_of_send(session: Session, send: Send) -> int:
     return session.connection().execute(held).scalar_one()
 
 
-def has_rows_since(session: Session, workspace_id: uuid.UUID, send_id: uuid.UUID, since: datetime) -> bool:
+def has_rows_since(session: Session, send: Send, since: datetime) -> bool:
     """Whether the send holds rows made at ``since`` or later: ids are UUIDv7s of their creation,
     so this is a range of the primary key (the workspace's newest rows). The send is matched
     with ``IS NOT DISTINCT FROM``, which no index serves: on the send's own index the planner
     would read every row of a send planned in earlier waves."""
     floor = uuid7_floor(int(since.timestamp() * 1000))
     newer = exists().where(
-        D.c.workspace_id == workspace_id, D.c.id >= floor, D.c.send_id.is_not_distinct_from(send_id)
+        D.c.workspace_id == send.workspace_id, D.c.id >= floor, D.c.send_id.is_not_distinct_from(send.id)
     )
     return bool(session.connection().execute(select(newer)).scalar())
 
