@@ -162,7 +162,9 @@ Schedule = Annotated[
 
 
 class Limits(_Strict):
-    per_minute: int | None = Field(default=None, ge=1, le=1_000_000, description="Campaign throttle")
+    # Up to the workspace rate's own ceiling (1,000,000 a second): a lower one would cap a
+    # campaign below what the workers can send.
+    per_minute: int | None = Field(default=None, ge=1, le=60_000_000, description="Campaign throttle")
     expire_after_minutes: int | None = Field(
         default=None, ge=1, le=60 * 24 * 30, description="Not sent later than this after its planned time"
     )

@@ -101,6 +101,17 @@ def test_draft_edits_and_delete(client, tenant):
     assert client.get(base, headers=tenant.secret_headers).status_code == 404
 
 
+def test_campaign_throttle_goes_as_high_as_the_workspace_rate(client, tenant):
+    """A campaign's per-minute throttle admits the workspace rate's ceiling (1,000,000 a second),
+    so it never caps a campaign below what the workers can send; past that it names the field."""
+    campaign = _create(client, tenant)
+    base = f"/v1/campaigns/{campaign['id']}"
+    r = client.patch(base, json={"limits": {"per_minute": 60_000_000}}, headers=tenant.secret_headers)
+    assert r.status_code == 200 and r.json()["limits"]["per_minute"] == 60_000_000, r.text
+    r = client.patch(base, json={"limits": {"per_minute": 60_000_001}}, headers=tenant.secret_headers)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "limits.per_minute", r.text
+
+
 def test_other_workspace_cannot_see_or_act(client, tenant, other_tenant):
     campaign = _create(client, tenant)
     base = f"/v1/campaigns/{campaign['id']}"
