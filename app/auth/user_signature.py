@@ -42,7 +42,8 @@ class SignedUser:
 
 def signed_user(request: Request, session: Session) -> SignedUser:
     """Check the key and the user's signature, then scope ``session`` to the key's workspace.
-    Blocking (one key lookup): call it from a worker thread."""
+    Blocking (one key lookup, unless the key was checked within the last second): call it from a
+    worker thread, or within ``read_and_settle``."""
     headers, query = request.headers, request.query_params
     scheme, _, bearer = headers.get("authorization", "").partition(" ")
     key = bearer.strip() if scheme.lower() == "bearer" else query.get("key", "")

@@ -118,7 +118,7 @@ async def get_content(
     keys: Annotated[str | None, Query(max_length=13_000, description="Comma-separated keys")] = None,
 ) -> Response:
     wanted = _keys(keys)
-    # A read: resolved and committed in one worker thread, before the answer is built.
+    # A hot read: resolved and committed on the event loop's thread, before the answer is built.
     body = await unit_of_work(request).read_and_settle(lambda session: _content(request, session, wanted))
     return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-store"})
 

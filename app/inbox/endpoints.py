@@ -42,7 +42,7 @@ def inbox_hub(request: Request) -> Hub:
 
 @router.get("", response_model=InboxPage, summary="The user's inbox, newest first")
 async def get_inbox(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Response:
-    # Who reads and what they see in one worker thread with the commit (``Reader`` would take
+    # Who reads and what they see, with the commit, on the event loop (``Reader`` would take
     # a thread of its own).
     def read(session: Session) -> tuple[list[InboxItemOut], int]:
         reader = resolve_reader(request, session)

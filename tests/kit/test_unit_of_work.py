@@ -4,6 +4,7 @@ jobs reach the broker only after the commit."""
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 from fastapi import Request
@@ -59,12 +60,15 @@ def test_a_failure_rolls_back_and_drops_the_jobs(
 
 @pytest.fixture
 def read_route(api):
-    """A route whose work runs and settles in one worker thread (``read_and_settle``)."""
+    """A route whose work runs and settles on the event loop's thread (``read_and_settle``)."""
 
-    async def read(request: Request, _auth: AnyKey, outcome: str) -> dict[str, str]:
+    async def read(request: Request, _auth: AnyKey, outcome: str) -> dict[str, str | bool]:
         uow = unit_of_work(request)
+        loop_thread = threading.get_ident()
+        worked_on: list[int] = []
 
         def work(session: Session) -> str:
+            worked_on.append(threading.get_ident())
             users.upsert(session, "settled", profile={}, changes=AttributeChanges())
             if outcome == "refused":
                 raise Invalid("refused on purpose", field="outcome")
@@ -73,18 +77,20 @@ def read_route(api):
         answer = await uow.read_and_settle(work)
         with pytest.raises(RuntimeError, match="settled"):
             uow.session  # the transaction is over: no second one in the same request
-        return {"outcome": answer}
+        return {"outcome": answer, "on_the_loop": worked_on == [loop_thread]}
 
     api.add_api_route("/test/read", read, methods=["POST"])
 
 
 @pytest.mark.parametrize(("outcome", "status", "rows"), [("fine", 200, 1), ("refused", 422, 0)])
-def test_work_settled_in_its_thread_commits_or_rolls_back(
+def test_a_read_settled_on_the_loop_commits_or_rolls_back(
     client, tenant, owner_engine, read_route, outcome, status, rows
 ):
     response = client.post("/test/read", params={"outcome": outcome}, headers=tenant.secret_headers)
     assert response.status_code == status
     assert count_rows(owner_engine, "users", tenant.workspace_id) == rows
+    if status == 200:  # no thread hop: the work ran where the route awaits it
+        assert response.json() == {"outcome": "fine", "on_the_loop": True}
 
 
 def test_a_request_leaves_no_cycle_for_the_garbage_collector(client, tenant, work_route):
