@@ -13,6 +13,7 @@ from app.kit.db import Database
 from app.kit.settings import Settings
 from app.main import create_app
 from tests.conftest import RecordingSink
+from tests.content.helpers import PRO, create, variable
 
 
 @pytest.fixture
@@ -58,17 +59,21 @@ def test_a_connection_idle_past_the_limit_is_pinged_and_a_dead_one_replaced(
     assert _backend_pid(fresh) != first
 
 
+# A route in a worker thread, and a hot read settled on the event loop.
+@pytest.mark.parametrize("path", ["/v1/users", "/v1/content?user=someone"])
 def test_a_connection_that_died_while_fresh_fails_one_request_with_503(
-    fresh: Database, owner_engine, tenant, monkeypatch: pytest.MonkeyPatch
+    fresh: Database, owner_engine, tenant, monkeypatch: pytest.MonkeyPatch, path: str
 ):
     monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 3600.0)
     app = create_app(fresh.settings, database=fresh, sink=RecordingSink())
     with TestClient(app) as client:
-        assert client.get("/v1/users", headers=tenant.secret_headers).status_code == 200
-        assert fresh.engine.pool.checkedin() == 1  # one connection served the request
+        # A rule on the user's plan: answering the content route takes the user's statement.
+        create(client, tenant, variable(rules=[{"definition": PRO, "value": "Pro"}]))
+        assert client.get(path, headers=tenant.secret_headers).status_code == 200
+        assert fresh.engine.pool.checkedin() == 1  # one connection served the requests
         _terminate(owner_engine, _backend_pid(fresh))
-        failed = client.get("/v1/users", headers=tenant.secret_headers)
+        failed = client.get(path, headers=tenant.secret_headers)
         assert failed.status_code == 503
         assert failed.json()["error"]["code"] == "unavailable"
         assert failed.headers["Retry-After"] == "1"
-        assert client.get("/v1/users", headers=tenant.secret_headers).status_code == 200
+        assert client.get(path, headers=tenant.secret_headers).status_code == 200
