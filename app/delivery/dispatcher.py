@@ -400,7 +400,8 @@ def dispatch_chunk(
                 return report, []
             limit, wait = _claim_limit(setup, buckets, settings.dispatch_chunk_size, now)
             if limit < 1:  # a lane waiting for tokens is alive: the planner leaves it be
-                touch(session, workspace_id, send_id, now)
+                if _quiet_since(setup.send, now - timedelta(seconds=settings.dispatch_stall_s / 4)):
+                    touch(session, workspace_id, send_id, now)
                 delay = min(MAX_LANE_DELAY_S, max(0.05, wait))
                 return report, [lane_job(workspace_id, send_id, after=after, delay_s=delay)]
             claimed = ledger.claim(
@@ -507,6 +508,13 @@ def _record(
     else:
         delay = 0.0 if full else min(MAX_LANE_DELAY_S, max(0.05, min(waits)))
     return report, [lane_job(workspace_id, send_id, after=ledger.last_position(claimed), delay_s=delay)]
+
+
+def _quiet_since(send: Send, since: datetime) -> bool:
+    """No lane activity recorded since ``since``. A waiting lane wakes as often as every 50 ms:
+    recording each wake-up rewrote the send's row that often, for each lane; a quarter of the
+    planner's stall window keeps it as safely clear of a restart."""
+    return send.dispatch_seen_at is None or send.dispatch_seen_at < since
 
 
 def _retry_wait(outcomes: list[ledger.Outcome], now: datetime) -> float | None:

@@ -15,7 +15,7 @@ from app.delivery import dispatcher
 from app.delivery import policy as policies
 from app.delivery.schemas import DeliveryPolicyBody
 from app.delivery.throttle import MemoryBuckets
-from app.models import FrequencyState
+from app.models import FrequencyState, Send
 from tests.campaigns.helpers import T0, Lanes, add_users, campaign_body, deliveries, statuses
 
 
@@ -202,6 +202,29 @@ def test_lanes_sharing_a_rate_claim_only_the_tokens_it_holds(tuned, tenant, reco
     assert sum(r.claimed for r in lanes.reports) == 60
     assert sum(r.requeued for r in lanes.reports) == 0
     assert any(r.claimed == 0 for r in lanes.reports)
+
+
+def test_a_waiting_lane_records_its_activity_a_few_times_per_stall_window(tuned, tenant, recording):
+    """A lane waiting for tokens wakes often; it rewrites its send's activity stamp only once a
+    quarter of the planner's stall window has passed, which still keeps the planner away."""
+    database = tuned(dispatch_chunk_size=100, dispatch_lanes=1, dispatch_stall_s=8.0)
+    ws = tenant.workspace_id
+    add_users(database, ws, [{"external_id": f"u{i}"} for i in range(3)])
+    lanes = Lanes(database)
+    _, jobs = _launch(database, ws, T0, limits={"per_minute": 1})  # a token a minute, burst 1
+    lanes.emit(jobs)
+    lanes.run(T0, limit=2)  # plans the send, then its lane sends one and takes the token
+
+    def seen_at():  # type: ignore[no-untyped-def]
+        with database.transaction(ws) as session:
+            return session.execute(select(Send.dispatch_seen_at)).scalar_one()
+
+    assert seen_at() == T0
+    lanes.run(T0 + timedelta(seconds=0.5), limit=1)
+    assert lanes.reports[-1].claimed == 0 and seen_at() == T0  # waited, nothing rewritten
+    lanes.run(T0 + timedelta(seconds=2.5), limit=1)
+    assert lanes.reports[-1].claimed == 0 and seen_at() == T0 + timedelta(seconds=2.5)
+    assert lanes.tick(T0 + timedelta(seconds=9)).restarted_sends == 0
 
 
 def test_workspace_and_channel_rates_per_second(tuned, tenant, recording):
