@@ -29,6 +29,7 @@ from types import TracebackType
 import redis
 
 from app.delivery.ledger import Outcome
+from app.kit.redis_client import redis_client
 from app.models import DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def failed(row_id: uuid.UUID, verdict: Verdict) -> Outcome:
 
 class CrashMarks:
     def __init__(self, url: str, *, max_crashes: int, prefix: str = "nudge:crash:") -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._client = redis_client(url)
         self.max_crashes = max_crashes
         self.prefix = prefix
 

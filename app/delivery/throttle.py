@@ -13,6 +13,8 @@ from typing import Protocol
 
 import redis
 
+from app.kit.redis_client import redis_client
+
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
@@ -108,7 +110,7 @@ return {granted, tostring(wait)}
 
 class RedisBuckets:
     def __init__(self, url: str, *, prefix: str = "nudge:rate:") -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._client = redis_client(url)
         self._script = self._client.register_script(_TAKE)
         self.prefix = prefix
 
